@@ -1,0 +1,1 @@
+//! Foundations shared by both binaries.

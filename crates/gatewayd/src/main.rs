@@ -1,0 +1,1 @@
+fn main() -> std::process::ExitCode { tokgateway_gatewayd::main() }
