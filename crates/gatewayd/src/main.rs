@@ -1,1 +1,3 @@
-fn main() -> std::process::ExitCode { tokgateway_gatewayd::main() }
+fn main() -> std::process::ExitCode {
+    tokgateway_gatewayd::main()
+}

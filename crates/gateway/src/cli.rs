@@ -1,0 +1,80 @@
+//! The `gateway` command line: argument types only (behaviour lives in
+//! `commands/`).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use tokgateway_core::cli::ConfigArgs;
+
+/// tokgateway's command-line tool: configuration, users, keys, usage and
+/// diagnostics for a self-hosted LLM API gateway.
+#[derive(Debug, Parser)]
+#[command(
+    name = "gateway",
+    version,
+    about,
+    propagate_version = true,
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Machine-readable JSON output on every read command.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print nothing but errors (and data asked for).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write commented configuration templates (setting.ini and dev/test/live overlays).
+    Init(InitArgs),
+    /// Inspect or change the configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Check this machine, the configuration and the providers' reachability.
+    Doctor,
+    /// Print shell completions.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    /// Directory to write into (default: the configuration directory).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Overwrite existing files.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Every effective key and value.
+    Show {
+        /// Add where each value came from: flag, env:VAR, file:PATH:LINE or default.
+        #[arg(long)]
+        origin: bool,
+    },
+    /// One key's effective value.
+    Get {
+        /// Dotted key, e.g. server.listen.
+        key: String,
+    },
+    /// Write a key to setting.ini (or to an environment overlay with --env).
+    Set {
+        /// Dotted key, e.g. server.listen.
+        key: String,
+        /// The new value.
+        value: String,
+    },
+}
