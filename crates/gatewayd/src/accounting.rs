@@ -1,0 +1,194 @@
+//! Request accounting: every proxied request produces exactly one
+//! [`UsageRecord`], handed to a sink off the request path. A [`RecordGuard`]
+//! travels with the request (and with its response stream), so a record is
+//! emitted however the request ends — completion, error, or a client that
+//! hangs up mid-stream.
+//!
+//! The sink's consumer logs one line per request and updates the metrics;
+//! the usage ledger stores the records.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::mpsc;
+
+/// One request's accounting.
+#[derive(Debug, Clone)]
+pub struct UsageRecord {
+    pub time: SystemTime,
+    pub request_id: Arc<str>,
+    pub endpoint: &'static str,
+    pub requested_model: String,
+    pub upstream_model: String,
+    pub provider: String,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub cost_usd: f64,
+    pub latency_ms: u64,
+    pub ttfb_ms: Option<u64>,
+    pub status: u16,
+    pub error_type: Option<String>,
+    pub streamed: bool,
+}
+
+/// Where records go. Cloning is cheap.
+#[derive(Clone)]
+pub struct Sink {
+    tx: mpsc::UnboundedSender<UsageRecord>,
+}
+
+impl Sink {
+    /// A sink and the receiving end its consumer drains.
+    pub fn new() -> (Self, mpsc::UnboundedReceiver<UsageRecord>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Self { tx }, rx)
+    }
+
+    fn send(&self, record: UsageRecord) {
+        // The receiver lives until every sender is gone (drained at shutdown),
+        // so this only fails during process teardown.
+        if let Err(e) = self.tx.send(record) {
+            tracing::error!(request_id = %e.0.request_id, "usage record could not be queued: accounting stopped");
+        }
+    }
+}
+
+/// Builds a request's record and emits it exactly once, on [`RecordGuard::finish`]
+/// or when dropped (a client that went away is recorded with status 499).
+pub struct RecordGuard {
+    sink: Sink,
+    started: Instant,
+    record: Option<UsageRecord>,
+    first_byte: Option<Duration>,
+    prices: Option<(f64, f64)>,
+    // Held until the request is accounted for (concurrency cap).
+    _permit: Option<Arc<tokio::sync::OwnedSemaphorePermit>>,
+}
+
+impl RecordGuard {
+    pub fn new(
+        sink: Sink,
+        request_id: Arc<str>,
+        endpoint: &'static str,
+        requested_model: &str,
+        started: Instant,
+        permit: Option<Arc<tokio::sync::OwnedSemaphorePermit>>,
+    ) -> Self {
+        Self {
+            sink,
+            started,
+            record: Some(UsageRecord {
+                time: SystemTime::now(),
+                request_id,
+                endpoint,
+                requested_model: requested_model.to_owned(),
+                upstream_model: String::new(),
+                provider: String::new(),
+                prompt_tokens: 0,
+                completion_tokens: 0,
+                cost_usd: 0.0,
+                latency_ms: 0,
+                ttfb_ms: None,
+                status: 499,
+                error_type: Some("client_closed".to_owned()),
+                streamed: false,
+            }),
+            first_byte: None,
+            prices: None,
+            _permit: permit,
+        }
+    }
+
+    fn rec(&mut self) -> Option<&mut UsageRecord> {
+        self.record.as_mut()
+    }
+
+    pub fn set_target(&mut self, provider: &str, upstream_model: &str, prices: Option<(f64, f64)>) {
+        self.prices = prices;
+        if let Some(r) = self.rec() {
+            provider.clone_into(&mut r.provider);
+            upstream_model.clone_into(&mut r.upstream_model);
+        }
+    }
+
+    pub fn set_streamed(&mut self, streamed: bool) {
+        if let Some(r) = self.rec() {
+            r.streamed = streamed;
+        }
+    }
+
+    /// Marks the first byte sent to the client.
+    pub fn first_byte(&mut self) {
+        if self.first_byte.is_none() {
+            self.first_byte = Some(self.started.elapsed());
+        }
+    }
+
+    pub fn set_usage(&mut self, prompt: u64, completion: u64) {
+        if let Some(r) = self.rec() {
+            r.prompt_tokens = prompt;
+            r.completion_tokens = completion;
+        }
+    }
+
+    /// Sets the outcome (the record is sent when the guard is dropped or finished).
+    pub fn set_status(&mut self, status: u16, error_type: Option<&str>) {
+        if let Some(r) = self.rec() {
+            r.status = status;
+            r.error_type = error_type.map(str::to_owned);
+        }
+    }
+
+    /// Records the outcome and emits the record.
+    pub fn finish(mut self, status: u16, error_type: Option<&str>) {
+        self.set_status(status, error_type);
+        self.emit();
+    }
+
+    fn emit(&mut self) {
+        let Some(mut r) = self.record.take() else {
+            return;
+        };
+        let elapsed = self.started.elapsed();
+        r.latency_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+        r.ttfb_ms = self
+            .first_byte
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        if let Some((inp, out)) = self.prices {
+            #[allow(clippy::cast_precision_loss)]
+            let cost =
+                (r.prompt_tokens as f64 * inp + r.completion_tokens as f64 * out) / 1_000_000.0;
+            r.cost_usd = cost;
+        }
+        self.sink.send(r);
+    }
+}
+
+impl Drop for RecordGuard {
+    fn drop(&mut self) {
+        self.emit();
+    }
+}
+
+/// Drains the sink: one log line and the metrics per record. Returns when
+/// every sender is gone (after shutdown), so nothing queued is lost.
+pub async fn consume(mut rx: mpsc::UnboundedReceiver<UsageRecord>) {
+    while let Some(r) = rx.recv().await {
+        crate::metrics::record(&r);
+        tracing::info!(
+            target: "tokgateway::request",
+            request_id = %r.request_id,
+            route = r.endpoint,
+            model = %r.requested_model,
+            provider = %r.provider,
+            status = r.status,
+            latency_ms = r.latency_ms,
+            ttfb_ms = r.ttfb_ms,
+            prompt_tokens = r.prompt_tokens,
+            completion_tokens = r.completion_tokens,
+            streamed = r.streamed,
+            error = r.error_type.as_deref(),
+            "request"
+        );
+    }
+}

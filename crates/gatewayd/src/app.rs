@@ -1,0 +1,213 @@
+//! The application: shared state and the router.
+//!
+//! Every request passes, in order:
+//! 1. `server` — hyper (HTTP/1.1 and h2c, or TLS), graceful shutdown;
+//! 2. [`frame`] — request id (the client's `x-request-id` or a new one), echoed
+//!    on the response; for proxy routes, memory shedding and the concurrency
+//!    cap (503 + `Retry-After` in the client's protocol), in-flight count,
+//!    and the overall `server.request_timeout` (504);
+//! 3. the route handler — reads the body within `server.max_body_bytes` (413),
+//!    then [`crate::proxy`] for chat requests.
+//!
+//! Public routes: `/health`, `/ready`, `/metrics`, `/metrics/resource`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tokgateway_core::config::Settings;
+use tokgateway_core::system::ResourceMonitor;
+use tokio::sync::Semaphore;
+
+use crate::accounting::Sink;
+use crate::error::{ApiError, Protocol};
+use crate::routes;
+use crate::upstream::Upstream;
+
+/// Shared by every request.
+pub struct AppState {
+    pub settings: Settings,
+    /// One per `settings.providers` entry, same order.
+    pub upstreams: Vec<Upstream>,
+    pub sink: Sink,
+    pub monitor: Mutex<ResourceMonitor>,
+    /// Set while memory is at or above the shedding threshold.
+    pub shedding: AtomicBool,
+    pub concurrency: Option<Arc<Semaphore>>,
+    /// Delay between streamed loopback chunks (benchmarks of slow streams).
+    pub loopback_chunk_delay: Duration,
+}
+
+impl AppState {
+    /// Builds the state: one pooled client per HTTP provider.
+    pub fn new(settings: Settings, sink: Sink) -> anyhow::Result<Arc<Self>> {
+        crate::tls::install_crypto_provider();
+        let upstreams = settings
+            .providers
+            .iter()
+            .cloned()
+            .map(Upstream::new)
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let concurrency = settings
+            .limits
+            .max_concurrent_requests
+            .map(|n| Arc::new(Semaphore::new(n)));
+        let monitor = Mutex::new(ResourceMonitor::new(settings.limits.max_memory));
+        Ok(Arc::new(Self {
+            settings,
+            upstreams,
+            sink,
+            monitor,
+            shedding: AtomicBool::new(false),
+            concurrency,
+            loopback_chunk_delay: Duration::ZERO,
+        }))
+    }
+
+    /// Samples memory and updates the shedding flag; called periodically.
+    pub fn check_memory(&self) {
+        let Some(max) = self.settings.limits.max_memory else {
+            return;
+        };
+        let rss = self.monitor.lock().map_or(0, |mut m| m.rss_bytes());
+        let threshold = max / 100 * u64::from(self.settings.limits.memory_shed_percent);
+        let shed = rss >= threshold;
+        if self.shedding.swap(shed, Ordering::Relaxed) != shed {
+            if shed {
+                tracing::warn!(
+                    rss,
+                    threshold,
+                    "memory above the shedding threshold: new requests get 503"
+                );
+            } else {
+                tracing::info!(rss, threshold, "memory back under the shedding threshold");
+            }
+        }
+    }
+}
+
+/// Per-request context set by [`frame`].
+#[derive(Clone)]
+pub struct RequestCtx {
+    pub request_id: Arc<str>,
+    pub started: Instant,
+    pub permit: Option<Arc<tokio::sync::OwnedSemaphorePermit>>,
+}
+
+/// A cheap unique id: 96 random bits in hex.
+pub fn new_request_id() -> String {
+    format!("req_{:016x}{:08x}", fastrand::u64(..), fastrand::u32(..))
+}
+
+/// The protocol a path speaks, for error shapes.
+pub fn protocol_of(path: &str) -> Protocol {
+    if path.starts_with("/anthropic/") || path.starts_with("/v1/messages") {
+        Protocol::Anthropic
+    } else {
+        Protocol::OpenAi
+    }
+}
+
+fn is_proxy_route(path: &str) -> bool {
+    path.starts_with("/v1/") || path.starts_with("/anthropic/")
+}
+
+/// Request id, load shedding, concurrency cap, timeout (see the module doc).
+async fn frame(State(app): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id: Arc<str> = match req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(id) if !id.is_empty() && id.len() <= 128 => id.into(),
+        _ => new_request_id().into(),
+    };
+    let path = req.uri().path();
+    let proxied = is_proxy_route(path) && req.method() != axum::http::Method::GET;
+    let protocol = protocol_of(path);
+    let mut resp = if proxied {
+        if app.shedding.load(Ordering::Relaxed) {
+            ApiError::new(
+                protocol,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the gateway is over its memory limit; retry shortly",
+            )
+            .with_retry_after(1)
+            .into_response()
+        } else {
+            let permit = match &app.concurrency {
+                None => Ok(None),
+                Some(sem) => sem.clone().try_acquire_owned().map(|p| Some(Arc::new(p))),
+            };
+            match permit {
+                Err(_) => ApiError::new(
+                    protocol,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the gateway is at its concurrency limit; retry shortly",
+                )
+                .with_retry_after(1)
+                .into_response(),
+                Ok(permit) => {
+                    req.extensions_mut().insert(RequestCtx {
+                        request_id: request_id.clone(),
+                        started,
+                        permit,
+                    });
+                    crate::metrics::IN_FLIGHT.fetch_add(1, Ordering::Relaxed);
+                    let r =
+                        tokio::time::timeout(app.settings.server.request_timeout, next.run(req))
+                            .await;
+                    crate::metrics::IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
+                    r.unwrap_or_else(|_| {
+                        ApiError::new(
+                            protocol,
+                            StatusCode::GATEWAY_TIMEOUT,
+                            "the request took longer than server.request_timeout",
+                        )
+                        .into_response()
+                    })
+                }
+            }
+        }
+    } else {
+        req.extensions_mut().insert(RequestCtx {
+            request_id: request_id.clone(),
+            started,
+            permit: None,
+        });
+        next.run(req).await
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    resp
+}
+
+/// The router with every route and [`frame`].
+pub fn router(app: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(routes::openai_chat))
+        .route("/v1/embeddings", post(routes::embeddings))
+        .route("/v1/models", get(routes::models))
+        .route("/v1/messages", post(routes::anthropic_messages))
+        .route("/anthropic/v1/messages", post(routes::anthropic_messages))
+        .route("/v1/messages/count_tokens", post(routes::count_tokens))
+        .route(
+            "/anthropic/v1/messages/count_tokens",
+            post(routes::count_tokens),
+        )
+        .route("/health", get(routes::health))
+        .route("/ready", get(routes::ready))
+        .route("/metrics", get(routes::metrics))
+        .route("/metrics/resource", get(routes::resource))
+        .fallback(routes::not_found)
+        .layer(middleware::from_fn_with_state(app.clone(), frame))
+        .with_state(app)
+}

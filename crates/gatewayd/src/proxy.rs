@@ -1,0 +1,576 @@
+//! The proxy path for chat requests (OpenAI `/v1/chat/completions` and
+//! Anthropic `/v1/messages`), top to bottom:
+//!
+//! 1. peek at the body (`model`, `stream`) without building a document tree;
+//! 2. resolve the model to a provider chain and apply `routing.work_mode`;
+//! 3. try each provider (with its retries) until one answers 2xx — fallback on
+//!    connect errors, timeouts, 429 and 5xx, before any byte reached the client;
+//! 4. answer: the upstream's bytes as they are (same protocol), or the loopback
+//!    model's reply; streams are forwarded event by event while their usage is read;
+//! 5. account: a [`RecordGuard`] emits one usage record however the request ends.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use tokgateway_core::config::settings::glob_match;
+use tokgateway_core::config::settings::{ProviderKind, WorkMode};
+
+use crate::accounting::RecordGuard;
+use crate::app::{AppState, RequestCtx};
+use crate::error::{ApiError, Protocol};
+use crate::sse;
+use crate::upstream::{self, Failure, Operation, Upstream, loopback};
+
+/// The few fields read before routing.
+#[derive(Deserialize)]
+struct Peek<'a> {
+    #[serde(borrow)]
+    model: Option<Cow<'a, str>>,
+    stream: Option<bool>,
+    stream_options: Option<PeekStreamOptions>,
+}
+
+#[derive(Deserialize)]
+struct PeekStreamOptions {
+    include_usage: Option<bool>,
+}
+
+/// The usage fields of either protocol's response or stream event.
+#[derive(Deserialize, Default)]
+struct UsagePeek {
+    usage: Option<Usage>,
+    message: Option<MessagePeek>,
+    choices: Option<Vec<IgnoredAny>>,
+}
+
+#[derive(Deserialize)]
+struct MessagePeek {
+    usage: Option<Usage>,
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+struct Usage {
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
+    input_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+}
+
+/// The endpoint label of a protocol's chat route.
+pub const fn endpoint(protocol: Protocol) -> &'static str {
+    match protocol {
+        Protocol::OpenAi => "/v1/chat/completions",
+        Protocol::Anthropic => "/v1/messages",
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Serves one chat request.
+pub async fn chat(
+    app: Arc<AppState>,
+    ctx: RequestCtx,
+    protocol: Protocol,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match chat_inner(app, ctx, protocol, &headers, body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn chat_inner(
+    app: Arc<AppState>,
+    ctx: RequestCtx,
+    protocol: Protocol,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let peek: Peek<'_> = serde_json::from_slice(&body).map_err(|e| {
+        let msg = if e.is_data() {
+            format!("invalid request body: {e}")
+        } else {
+            format!("request body is not valid JSON: {e}")
+        };
+        ApiError::bad_request(protocol, msg)
+    })?;
+    let model = match peek.model.as_deref() {
+        Some(m) if !m.trim().is_empty() => m.to_owned(),
+        _ => return Err(ApiError::bad_request(protocol, "`model` is required").with_param("model")),
+    };
+    let stream = peek.stream.unwrap_or(false);
+    let client_wants_usage = peek
+        .stream_options
+        .and_then(|o| o.include_usage)
+        .unwrap_or(false);
+
+    let settings = &app.settings;
+    let target = crate::routing::resolve(settings, &model).ok_or_else(|| {
+        ApiError::new(
+            protocol,
+            StatusCode::NOT_FOUND,
+            format!("model `{model}` is not served by this gateway"),
+        )
+        .with_param("model")
+    })?;
+    let chain: Vec<&Upstream> = target
+        .providers
+        .iter()
+        .map(|&i| &app.upstreams[i])
+        .collect();
+    let chain = apply_work_mode(settings.work_mode, protocol, chain)?;
+    let upstream_model = target.upstream_model.to_owned();
+
+    let mut guard = RecordGuard::new(
+        app.sink.clone(),
+        ctx.request_id.clone(),
+        endpoint(protocol),
+        &model,
+        ctx.started,
+        ctx.permit,
+    );
+    guard.set_streamed(stream);
+    let price = |m: &str| {
+        settings
+            .prices
+            .iter()
+            .find(|p| glob_match(&p.glob, m) || glob_match(&p.glob, &model))
+            .map(|p| (p.input_per_mtok, p.output_per_mtok))
+    };
+
+    let mut last_failure: Option<(String, Failure)> = None;
+    for up in chain {
+        let name = up.settings.name.as_str();
+        guard.set_target(name, &upstream_model, price(&upstream_model));
+        if up.settings.kind == ProviderKind::Loopback {
+            return Ok(loopback_answer(
+                &app,
+                protocol,
+                &body,
+                &upstream_model,
+                stream,
+                client_wants_usage,
+                &ctx.request_id,
+                guard,
+            ));
+        }
+        // Same protocol: the client's bytes go upstream, changed only where needed.
+        let inject_usage = stream && protocol == Protocol::OpenAi && !client_wants_usage;
+        let upstream_body = rewrite_body(&body, &model, &upstream_model, inject_usage)
+            .map_err(|m| ApiError::bad_request(protocol, m))?;
+        for attempt in 0..=up.settings.max_retries {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
+            }
+            match up
+                .send(Operation::Chat, upstream_body.clone(), headers)
+                .await
+            {
+                Ok(resp) => {
+                    let r = if stream {
+                        stream_through(protocol, name, resp, inject_usage, guard)
+                    } else {
+                        buffered(
+                            protocol,
+                            name,
+                            resp,
+                            guard,
+                            app.settings.server.request_timeout,
+                        )
+                        .await
+                    };
+                    return Ok(r);
+                }
+                Err(f) => {
+                    crate::metrics::upstream_error(name, f.kind());
+                    tracing::warn!(request_id = %ctx.request_id, provider = name, attempt, failure = f.kind(), "upstream attempt failed");
+                    let retry = f.retryable();
+                    last_failure = Some((name.to_owned(), f));
+                    if !retry {
+                        break;
+                    }
+                }
+            }
+        }
+        if last_failure.as_ref().is_some_and(|(_, f)| !f.retryable()) {
+            break;
+        }
+    }
+    let err = failure_to_error(protocol, last_failure);
+    guard.finish(err.status.as_u16(), Some(err.kind()));
+    Err(err)
+}
+
+/// Keeps the providers that `work_mode` allows for this client.
+fn apply_work_mode(
+    mode: WorkMode,
+    client: Protocol,
+    chain: Vec<&Upstream>,
+) -> Result<Vec<&Upstream>, ApiError> {
+    let needs_translation = |u: &Upstream| u.protocol().is_some_and(|p| p != client);
+    let kept: Vec<&Upstream> = match mode {
+        WorkMode::Auto => chain
+            .iter()
+            .copied()
+            .filter(|u| !needs_translation(u))
+            .collect(),
+        WorkMode::Passthrough => chain
+            .iter()
+            .copied()
+            .filter(|u| !needs_translation(u))
+            .collect(),
+        WorkMode::Translation => chain
+            .iter()
+            .copied()
+            .filter(|u| needs_translation(u))
+            .collect(),
+    };
+    if !kept.is_empty() {
+        return Ok(kept);
+    }
+    let msg = match mode {
+        WorkMode::Passthrough => {
+            "this model is served by a provider of the other protocol, and routing.work_mode = passthrough forbids translation"
+        }
+        WorkMode::Translation => {
+            "this model is served in the client's own protocol, and routing.work_mode = translation only serves requests that need translation"
+        }
+        WorkMode::Auto => {
+            "translation between the OpenAI and Anthropic protocols is not available in this build yet; route this model to a provider of the client's protocol"
+        }
+    };
+    Err(ApiError::bad_request(client, msg).with_param("model"))
+}
+
+/// The upstream body: the client's bytes unless the model is aliased or the
+/// stream needs `stream_options.include_usage` for accounting. Unknown fields
+/// survive either way.
+fn rewrite_body(
+    body: &Bytes,
+    model: &str,
+    upstream_model: &str,
+    inject_usage: bool,
+) -> Result<Bytes, String> {
+    if model == upstream_model && !inject_usage {
+        return Ok(body.clone());
+    }
+    let mut v: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body)
+        .map_err(|e| format!("request body must be a JSON object: {e}"))?;
+    v.insert("model".to_owned(), upstream_model.into());
+    if inject_usage {
+        let opts = v
+            .entry("stream_options")
+            .or_insert_with(|| serde_json::json!({}));
+        if let Some(o) = opts.as_object_mut() {
+            o.insert("include_usage".to_owned(), true.into());
+        }
+    }
+    serde_json::to_vec(&v)
+        .map(Bytes::from)
+        .map_err(|e| e.to_string())
+}
+
+fn failure_to_error(protocol: Protocol, last: Option<(String, Failure)>) -> ApiError {
+    let Some((provider, f)) = last else {
+        return ApiError::new(
+            protocol,
+            StatusCode::BAD_GATEWAY,
+            "no provider could serve this request",
+        );
+    };
+    match f {
+        Failure::Connect(m) => ApiError::new(
+            protocol,
+            StatusCode::BAD_GATEWAY,
+            format!("provider `{provider}` is unreachable: {m}"),
+        ),
+        Failure::Timeout => ApiError::new(
+            protocol,
+            StatusCode::GATEWAY_TIMEOUT,
+            format!("provider `{provider}` did not answer in time"),
+        ),
+        Failure::Status {
+            status,
+            body,
+            retry_after,
+        } => {
+            let msg = upstream::error_message(&body)
+                .unwrap_or_else(|| format!("provider `{provider}` answered HTTP {status}"));
+            match status {
+                429 => {
+                    let secs = retry_after
+                        .and_then(|s| s.trim().parse::<u64>().ok())
+                        .unwrap_or(1);
+                    ApiError::new(protocol, StatusCode::TOO_MANY_REQUESTS, msg)
+                        .with_retry_after(secs)
+                }
+                s if s >= 500 => ApiError::new(protocol, StatusCode::BAD_GATEWAY, msg),
+                s => ApiError::new(
+                    protocol,
+                    StatusCode::from_u16(s).unwrap_or(StatusCode::BAD_REQUEST),
+                    msg,
+                ),
+            }
+        }
+    }
+}
+
+fn provider_header(resp: &mut Response, provider: &str) {
+    if let Ok(v) = HeaderValue::from_str(provider) {
+        resp.headers_mut().insert("x-gateway-provider", v);
+    }
+}
+
+fn json_response(status: StatusCode, body: impl Into<Body>, provider: &str) -> Response {
+    let mut resp = Response::new(body.into());
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    provider_header(&mut resp, provider);
+    resp
+}
+
+fn sse_response(body: Body, provider: &str) -> Response {
+    let mut resp = Response::new(body);
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    provider_header(&mut resp, provider);
+    resp
+}
+
+fn tokens(u: Usage) -> (u64, u64) {
+    (
+        u.prompt_tokens.or(u.input_tokens).unwrap_or(0),
+        u.completion_tokens.or(u.output_tokens).unwrap_or(0),
+    )
+}
+
+/// A non-streamed upstream answer, forwarded as it is.
+async fn buffered(
+    protocol: Protocol,
+    provider: &str,
+    resp: reqwest::Response,
+    mut guard: RecordGuard,
+    timeout: Duration,
+) -> Response {
+    let body = match tokio::time::timeout(timeout, resp.bytes()).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(_)) => {
+            let e = ApiError::new(
+                protocol,
+                StatusCode::BAD_GATEWAY,
+                format!("provider `{provider}` broke off its response"),
+            );
+            guard.finish(502, Some(e.kind()));
+            return e.into_response();
+        }
+        Err(_) => {
+            let e = ApiError::new(
+                protocol,
+                StatusCode::GATEWAY_TIMEOUT,
+                format!("provider `{provider}` did not finish its response in time"),
+            );
+            guard.finish(504, Some(e.kind()));
+            return e.into_response();
+        }
+    };
+    if let Ok(p) = serde_json::from_slice::<UsagePeek>(&body) {
+        let (i, o) = tokens(p.usage.unwrap_or_default());
+        guard.set_usage(i, o);
+    }
+    guard.first_byte();
+    guard.finish(200, None);
+    json_response(StatusCode::OK, body, provider)
+}
+
+/// State of a stream forwarded from an upstream of the client's protocol.
+struct Passthrough {
+    upstream: futures_util::stream::BoxStream<'static, reqwest::Result<Bytes>>,
+    decoder: sse::Decoder,
+    protocol: Protocol,
+    /// The client did not ask for the usage chunk we asked upstream for.
+    strip_usage_chunk: bool,
+    usage: (u64, u64),
+    terminated: bool,
+    finished: bool,
+    guard: Option<RecordGuard>,
+}
+
+impl Passthrough {
+    /// Reads usage from an event and decides whether the client gets it.
+    fn inspect(&mut self, data: &str) -> bool {
+        match self.protocol {
+            Protocol::OpenAi => {
+                if data == "[DONE]" {
+                    self.terminated = true;
+                    return true;
+                }
+                if data.contains("\"usage\"")
+                    && let Ok(p) = serde_json::from_str::<UsagePeek>(data)
+                    && let Some(u) = p.usage
+                {
+                    self.usage = tokens(u);
+                    if self.strip_usage_chunk && p.choices.is_none_or(|c| c.is_empty()) {
+                        return false;
+                    }
+                }
+                true
+            }
+            Protocol::Anthropic => {
+                if data.contains("\"message_stop\"") {
+                    self.terminated = true;
+                } else if data.contains("\"usage\"")
+                    && let Ok(p) = serde_json::from_str::<UsagePeek>(data)
+                {
+                    if let Some(u) = p.message.and_then(|m| m.usage) {
+                        let (i, o) = tokens(u);
+                        self.usage = (i, o.max(self.usage.1));
+                    }
+                    if let Some(u) = p.usage {
+                        let (i, o) = tokens(u);
+                        self.usage = (if i > 0 { i } else { self.usage.0 }, o);
+                    }
+                }
+                true
+            }
+        }
+    }
+
+    fn finish(&mut self, status: u16, error: Option<&str>) {
+        self.finished = true;
+        if let Some(mut g) = self.guard.take() {
+            g.set_usage(self.usage.0, self.usage.1);
+            g.finish(status, error);
+        }
+    }
+}
+
+fn stream_through(
+    protocol: Protocol,
+    provider: &str,
+    resp: reqwest::Response,
+    strip_usage_chunk: bool,
+    guard: RecordGuard,
+) -> Response {
+    let state = Passthrough {
+        upstream: resp.bytes_stream().boxed(),
+        decoder: sse::Decoder::default(),
+        protocol,
+        strip_usage_chunk,
+        usage: (0, 0),
+        terminated: false,
+        finished: false,
+        guard: Some(guard),
+    };
+    let body = futures_util::stream::unfold(state, |mut st| async move {
+        if st.finished {
+            return None;
+        }
+        loop {
+            match st.upstream.next().await {
+                Some(Ok(chunk)) => {
+                    let mut out = BytesMut::new();
+                    for ev in st.decoder.feed(&chunk) {
+                        if st.inspect(&ev.data) {
+                            sse::encode(&mut out, ev.event.as_deref(), &ev.data);
+                        }
+                    }
+                    if out.is_empty() {
+                        continue;
+                    }
+                    if let Some(g) = st.guard.as_mut() {
+                        g.first_byte();
+                    }
+                    return Some((Ok::<_, std::convert::Infallible>(out.freeze()), st));
+                }
+                Some(Err(_)) | None => {
+                    if st.terminated {
+                        st.finish(200, None);
+                        return None;
+                    }
+                    // The upstream stopped before its terminal event: end with an error event.
+                    let mut out = BytesMut::new();
+                    sse::encode_error(
+                        &mut out,
+                        st.protocol,
+                        "the upstream stream ended unexpectedly",
+                    );
+                    st.finish(502, Some("upstream_stream_cut"));
+                    return Some((Ok(out.freeze()), st));
+                }
+            }
+        }
+    });
+    sse_response(Body::from_stream(body), provider)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn loopback_answer(
+    app: &AppState,
+    protocol: Protocol,
+    body: &Bytes,
+    model: &str,
+    stream: bool,
+    include_usage: bool,
+    request_id: &str,
+    mut guard: RecordGuard,
+) -> Response {
+    let request: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let reply = loopback::reply(&request);
+    guard.set_usage(reply.prompt_tokens, reply.completion_tokens());
+    let created = unix_now();
+    let id = request_id.trim_start_matches("req_");
+    if !stream {
+        guard.first_byte();
+        guard.finish(200, None);
+        let body = loopback::response(protocol, id, model, created, &reply).to_string();
+        return json_response(StatusCode::OK, body, "loopback");
+    }
+    let events = loopback::stream_events(protocol, id, model, created, &reply, include_usage);
+    let delay = app.loopback_chunk_delay;
+    let state = (events.into_iter(), Some(guard), delay, true);
+    let body =
+        futures_util::stream::unfold(state, |(mut it, mut guard, delay, first)| async move {
+            let (name, data) = match it.next() {
+                Some(e) => e,
+                None => {
+                    if let Some(g) = guard.take() {
+                        g.finish(200, None);
+                    }
+                    return None;
+                }
+            };
+            if !first && !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            if let Some(g) = guard.as_mut() {
+                g.first_byte();
+            }
+            let mut out = BytesMut::with_capacity(data.len() + 32);
+            sse::encode(&mut out, name, &data);
+            Some((
+                Ok::<_, std::convert::Infallible>(out.freeze()),
+                (it, guard, delay, false),
+            ))
+        });
+    sse_response(Body::from_stream(body), "loopback")
+}

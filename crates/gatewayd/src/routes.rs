@@ -1,0 +1,242 @@
+//! Route handlers. Chat requests go to [`crate::proxy`]; the rest answer here.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::{Extension, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::app::{AppState, RequestCtx, protocol_of};
+use crate::error::{ApiError, Protocol};
+use crate::upstream::{Operation, loopback};
+
+/// Reads a body within `server.max_body_bytes`, else 413 in the client's protocol.
+async fn read_body(app: &AppState, protocol: Protocol, body: Body) -> Result<Bytes, ApiError> {
+    let limit = usize::try_from(app.settings.server.max_body_bytes).unwrap_or(usize::MAX);
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::new(
+            protocol,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body is larger than server.max_body_bytes ({limit} bytes)"),
+        )
+    })
+}
+
+pub async fn openai_chat(
+    State(app): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match read_body(&app, Protocol::OpenAi, body).await {
+        Ok(b) => crate::proxy::chat(app, ctx, Protocol::OpenAi, headers, b).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+pub async fn anthropic_messages(
+    State(app): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match read_body(&app, Protocol::Anthropic, body).await {
+        Ok(b) => crate::proxy::chat(app, ctx, Protocol::Anthropic, headers, b).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `POST /v1/embeddings`: forwarded to the model's OpenAI-type providers.
+pub async fn embeddings(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let p = Protocol::OpenAi;
+    let bytes = match read_body(&app, p, body).await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    #[derive(serde::Deserialize)]
+    struct Peek {
+        model: Option<String>,
+    }
+    let model = match serde_json::from_slice::<Peek>(&bytes) {
+        Ok(Peek { model: Some(m) }) if !m.is_empty() => m,
+        Ok(_) => {
+            return ApiError::bad_request(p, "`model` is required")
+                .with_param("model")
+                .into_response();
+        }
+        Err(e) => {
+            return ApiError::bad_request(p, format!("request body is not valid JSON: {e}"))
+                .into_response();
+        }
+    };
+    let Some(target) = crate::routing::resolve(&app.settings, &model) else {
+        return ApiError::new(
+            p,
+            StatusCode::NOT_FOUND,
+            format!("model `{model}` is not served by this gateway"),
+        )
+        .into_response();
+    };
+    let mut last = None;
+    for &i in &target.providers {
+        let up = &app.upstreams[i];
+        if up.protocol() != Some(Protocol::OpenAi) {
+            continue;
+        }
+        match up
+            .send(Operation::Embeddings, bytes.clone(), &headers)
+            .await
+        {
+            Ok(resp) => match resp.bytes().await {
+                Ok(b) => {
+                    let mut r = (
+                        StatusCode::OK,
+                        [(header::CONTENT_TYPE, "application/json")],
+                        b,
+                    )
+                        .into_response();
+                    if let Ok(v) = up.settings.name.parse() {
+                        r.headers_mut().insert("x-gateway-provider", v);
+                    }
+                    return r;
+                }
+                Err(e) => {
+                    last = Some(format!(
+                        "provider `{}` broke off its response: {e}",
+                        up.settings.name
+                    ))
+                }
+            },
+            Err(f) => {
+                let retry = f.retryable();
+                last = Some(format!(
+                    "provider `{}` failed: {}",
+                    up.settings.name,
+                    f.kind()
+                ));
+                if !retry {
+                    break;
+                }
+            }
+        }
+    }
+    match last {
+        Some(m) => ApiError::new(p, StatusCode::BAD_GATEWAY, m).into_response(),
+        None => ApiError::bad_request(
+            p,
+            format!("model `{model}` has no OpenAI-type provider for embeddings"),
+        )
+        .into_response(),
+    }
+}
+
+/// `GET /v1/models`.
+pub async fn models(State(app): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    let data: Vec<_> = crate::routing::advertised_models(&app.settings)
+        .into_iter()
+        .map(|(id, owner)| json!({"id": id, "object": "model", "created": 0, "owned_by": owner}))
+        .collect();
+    Json(json!({"object": "list", "data": data}))
+}
+
+/// `POST /v1/messages/count_tokens`: a local estimate (one token per four characters).
+pub async fn count_tokens(State(app): State<Arc<AppState>>, body: Body) -> Response {
+    let p = Protocol::Anthropic;
+    let bytes = match read_body(&app, p, body).await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let v: serde_json::Value = match serde_json::from_slice(&bytes) {
+        Ok(v @ serde_json::Value::Object(_)) => v,
+        Ok(_) => {
+            return ApiError::bad_request(p, "request body must be a JSON object").into_response();
+        }
+        Err(e) => {
+            return ApiError::bad_request(p, format!("request body is not valid JSON: {e}"))
+                .into_response();
+        }
+    };
+    if v.get("messages").and_then(|m| m.as_array()).is_none() {
+        return ApiError::bad_request(p, "`messages` is required and must be an array")
+            .into_response();
+    }
+    let mut tokens = loopback::reply(&v).prompt_tokens;
+    if let Some(tools) = v.get("tools") {
+        tokens += loopback::estimate_tokens(&tools.to_string());
+    }
+    Json(json!({ "input_tokens": tokens })).into_response()
+}
+
+/// `GET /health`: liveness.
+pub async fn health() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok", "version": tokgateway_core::VERSION}))
+}
+
+/// `GET /ready`: 200 when a provider is configured (and, with the ledger, the store answers).
+pub async fn ready(State(app): State<Arc<AppState>>) -> Response {
+    let mut reasons: Vec<String> = Vec::new();
+    if app.upstreams.is_empty() {
+        reasons.push("no provider is configured".to_owned());
+    }
+    if app.shedding.load(std::sync::atomic::Ordering::Relaxed) {
+        reasons.push("memory is above the shedding threshold".to_owned());
+    }
+    if reasons.is_empty() {
+        Json(json!({"status": "ready"})).into_response()
+    } else {
+        let mut r = (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "not_ready", "reasons": reasons})),
+        )
+            .into_response();
+        r.headers_mut().insert(
+            header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("5"),
+        );
+        r
+    }
+}
+
+/// `GET /metrics`: Prometheus text.
+pub async fn metrics() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::metrics::render(0),
+    )
+        .into_response()
+}
+
+/// `GET /metrics/resource`.
+pub async fn resource(State(app): State<Arc<AppState>>) -> Response {
+    let app2 = app.clone();
+    // Sampling reads /proc (and NVML): keep it off the async workers.
+    match tokio::task::spawn_blocking(move || app2.monitor.lock().map(|mut m| m.sample()).ok())
+        .await
+    {
+        Ok(Some(sample)) => Json(sample).into_response(),
+        _ => ApiError::new(
+            Protocol::OpenAi,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "resource sampling failed",
+        )
+        .into_response(),
+    }
+}
+
+/// Unknown routes: 404 in the protocol the path suggests.
+pub async fn not_found(req: Request) -> Response {
+    let path = req.uri().path().to_owned();
+    ApiError::new(
+        protocol_of(&path),
+        StatusCode::NOT_FOUND,
+        format!("no route for {} {path}", req.method()),
+    )
+    .into_response()
+}

@@ -1,0 +1,134 @@
+//! Serving: bind, accept (plain or TLS), HTTP/1.1 and h2c through hyper's
+//! auto builder, and graceful shutdown that drains in-flight requests.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::app::{self, AppState};
+
+/// A bound server, ready to run.
+pub struct Server {
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    pub local_addr: SocketAddr,
+}
+
+impl Server {
+    /// Binds `settings.server.listen` and prepares TLS when configured.
+    pub async fn bind(app: &AppState) -> anyhow::Result<Self> {
+        let s = &app.settings.server;
+        let listener = TcpListener::bind(s.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", s.listen))?;
+        let local_addr = listener.local_addr()?;
+        let tls = match (&s.tls_cert, &s.tls_key) {
+            (Some(c), Some(k)) => Some(crate::tls::acceptor(c, k)?),
+            _ => None,
+        };
+        Ok(Self {
+            listener,
+            tls,
+            local_addr,
+        })
+    }
+
+    /// The base URL clients use.
+    pub fn url(&self) -> String {
+        format!(
+            "{}://{}",
+            if self.tls.is_some() { "https" } else { "http" },
+            self.local_addr
+        )
+    }
+
+    /// Serves until `shutdown` is cancelled, then stops accepting and waits up to
+    /// `drain` for in-flight requests (streams included) to finish.
+    pub async fn run(self, app: Arc<AppState>, shutdown: CancellationToken, drain: Duration) {
+        let service = TowerToHyperService::new(app::router(app));
+        let builder = Builder::new(TokioExecutor::new());
+        let graceful = GracefulShutdown::new();
+        let handshakes = TaskTracker::new();
+        loop {
+            let (stream, _peer) = tokio::select! {
+                () = shutdown.cancelled() => break,
+                accepted = self.listener.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // EMFILE and the like: back off briefly instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let _ = stream.set_nodelay(true);
+            match &self.tls {
+                None => {
+                    let conn = builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service.clone());
+                    let conn = graceful.watch(conn.into_owned());
+                    tokio::spawn(async move {
+                        let _ = conn.await;
+                    });
+                }
+                Some(acceptor) => {
+                    let acceptor = acceptor.clone();
+                    let builder = builder.clone();
+                    let service = service.clone();
+                    let watcher = graceful.watcher();
+                    handshakes.spawn(async move {
+                        let Ok(Ok(tls)) =
+                            tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
+                                .await
+                        else {
+                            return;
+                        };
+                        let conn =
+                            builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+                        let _ = watcher.watch(conn.into_owned()).await;
+                    });
+                }
+            }
+        }
+        drop(self.listener);
+        handshakes.close();
+        tracing::info!("shutting down: draining in-flight requests");
+        if tokio::time::timeout(drain, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!(timeout = ?drain, "in-flight requests did not finish within server.shutdown_timeout");
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM (Ctrl-C on Windows).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,204 @@
+//! Upstream providers. HTTP providers (`openai`, `anthropic`) share one
+//! pooled, keep-alive `reqwest` client each; the `loopback` provider answers
+//! in-process (see [`loopback`]).
+
+pub mod loopback;
+
+use std::time::Duration;
+
+use axum::http::HeaderMap;
+use bytes::Bytes;
+use tokgateway_core::config::settings::{ProviderKind, ProviderSettings};
+
+use crate::error::Protocol;
+
+/// The Anthropic API version sent when the client names none.
+pub const ANTHROPIC_VERSION: &str = "2023-06-01";
+
+/// Which upstream operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Chat,
+    Embeddings,
+}
+
+/// One configured provider, ready to call.
+pub struct Upstream {
+    pub settings: ProviderSettings,
+    client: Option<reqwest::Client>,
+    chat_url: String,
+    embeddings_url: String,
+}
+
+/// Why an upstream attempt failed.
+#[derive(Debug)]
+pub enum Failure {
+    /// No connection (refused, DNS, TLS, reset before a response).
+    Connect(String),
+    /// No response headers within the provider's timeout.
+    Timeout,
+    /// A non-2xx response.
+    Status {
+        status: u16,
+        body: Bytes,
+        retry_after: Option<String>,
+    },
+}
+
+impl Failure {
+    /// Worth another attempt (same provider or the next): connect errors,
+    /// timeouts, 429 and 5xx.
+    pub fn retryable(&self) -> bool {
+        match self {
+            Self::Connect(_) | Self::Timeout => true,
+            Self::Status { status, .. } => *status == 429 || *status >= 500,
+        }
+    }
+
+    /// A label for metrics and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Connect(_) => "connect",
+            Self::Timeout => "timeout",
+            Self::Status { status: 429, .. } => "rate_limited",
+            Self::Status { status, .. } if *status >= 500 => "server_error",
+            Self::Status { .. } => "client_error",
+        }
+    }
+}
+
+impl Upstream {
+    /// Builds the provider's client. Only HTTP providers get one.
+    pub fn new(settings: ProviderSettings) -> anyhow::Result<Self> {
+        let base = settings.base_url.trim_end_matches('/');
+        let (chat_url, embeddings_url) = match settings.kind {
+            ProviderKind::OpenAi => (
+                format!("{base}/chat/completions"),
+                format!("{base}/embeddings"),
+            ),
+            ProviderKind::Anthropic => (format!("{base}/v1/messages"), String::new()),
+            ProviderKind::Loopback => (String::new(), String::new()),
+        };
+        let client = match settings.kind {
+            ProviderKind::Loopback => None,
+            _ => Some(
+                reqwest::Client::builder()
+                    .tls_backend_rustls()
+                    .pool_max_idle_per_host(1024)
+                    .pool_idle_timeout(Duration::from_secs(90))
+                    .tcp_nodelay(true)
+                    .connect_timeout(Duration::from_secs(10))
+                    .build()?,
+            ),
+        };
+        Ok(Self {
+            settings,
+            client,
+            chat_url,
+            embeddings_url,
+        })
+    }
+
+    /// The protocol this provider speaks (`None` for loopback, which speaks both).
+    pub fn protocol(&self) -> Option<Protocol> {
+        match self.settings.kind {
+            ProviderKind::OpenAi => Some(Protocol::OpenAi),
+            ProviderKind::Anthropic => Some(Protocol::Anthropic),
+            ProviderKind::Loopback => None,
+        }
+    }
+
+    /// Sends one request; `Ok` only for a 2xx response, whose body is still
+    /// to be read. `client_headers` are the client's own headers, from which
+    /// only protocol headers (`anthropic-version`, `anthropic-beta`) are passed
+    /// on — never the client's credentials.
+    pub async fn send(
+        &self,
+        op: Operation,
+        body: Bytes,
+        client_headers: &HeaderMap,
+    ) -> Result<reqwest::Response, Failure> {
+        let Some(client) = &self.client else {
+            return Err(Failure::Connect(
+                "the loopback provider takes no HTTP requests".to_owned(),
+            ));
+        };
+        let url = match op {
+            Operation::Chat => &self.chat_url,
+            Operation::Embeddings => &self.embeddings_url,
+        };
+        let mut req = client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body);
+        let key = self.settings.api_key.as_deref().unwrap_or("");
+        match self.settings.kind {
+            ProviderKind::Anthropic => {
+                req = req.header("x-api-key", key).header(
+                    "anthropic-version",
+                    client_headers
+                        .get("anthropic-version")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or(ANTHROPIC_VERSION),
+                );
+                if let Some(beta) = client_headers.get("anthropic-beta") {
+                    req = req.header("anthropic-beta", beta);
+                }
+            }
+            _ => {
+                if !key.is_empty() {
+                    req = req.bearer_auth(key);
+                }
+            }
+        }
+        let resp = match tokio::time::timeout(self.settings.timeout, req.send()).await {
+            Err(_) => return Err(Failure::Timeout),
+            Ok(Err(e)) if e.is_timeout() => return Err(Failure::Timeout),
+            Ok(Err(e)) => return Err(Failure::Connect(describe(&e))),
+            Ok(Ok(r)) => r,
+        };
+        let status = resp.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(resp);
+        }
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = tokio::time::timeout(self.settings.timeout, resp.bytes())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        Err(Failure::Status {
+            status,
+            body,
+            retry_after,
+        })
+    }
+}
+
+/// A reqwest error without its URL (which could carry credentials) but with its cause.
+fn describe(e: &reqwest::Error) -> String {
+    let mut msg = if e.is_connect() {
+        "connection failed".to_owned()
+    } else {
+        "request failed".to_owned()
+    };
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
+}
+
+/// Extracts a human message from an upstream error body of either protocol.
+pub fn error_message(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    v.pointer("/error/message")
+        .and_then(|m| m.as_str())
+        .map(str::to_owned)
+}
