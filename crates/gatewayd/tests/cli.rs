@@ -1,0 +1,120 @@
+//! The real `gatewayd` binary: version, check, refusal to run open, start-up
+//! line, and a clean exit on SIGTERM.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command as StdCommand, Stdio};
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+
+fn cmd(home: &std::path::Path) -> Command {
+    let mut c = Command::cargo_bin("gatewayd").unwrap();
+    c.env_clear()
+        .env("HOME", home)
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .current_dir(home);
+    c
+}
+
+#[test]
+fn version_and_check() {
+    let home = tempfile::tempdir().unwrap();
+    let out = cmd(home.path()).arg("--version").output().unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!("gatewayd {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    let out = cmd(home.path()).arg("check").output().unwrap();
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("configuration ok")
+    );
+    let out = cmd(home.path())
+        .args(["check", "--set", "server.listen=nowhere"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("server.listen")
+    );
+}
+
+#[test]
+fn refuses_to_run_open_on_a_public_address() {
+    let home = tempfile::tempdir().unwrap();
+    let out = cmd(home.path())
+        .args(["--listen", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("auth disabled") && err.contains("auth.allow_open"),
+        "{err}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn starts_serves_and_stops_on_sigterm() {
+    let home = tempfile::tempdir().unwrap();
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("gatewayd"))
+        .args(["--listen", "127.0.0.1:0", "--set", "log.format=json"])
+        .env_clear()
+        .env("HOME", home.path())
+        .current_dir(home.path())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    // Kill the child if an assertion fails, so no daemon outlives the test.
+    struct Reap(std::process::Child);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Reap(child);
+    let mut lines = BufReader::new(stderr).lines();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let url = loop {
+        assert!(Instant::now() < deadline, "no start-up line");
+        let line = lines.next().unwrap().unwrap();
+        if let Some(rest) = line.split("gatewayd listening on ").nth(1) {
+            assert!(
+                line.contains("\"env\":\"dev\"")
+                    && line.contains("\"auth\":\"off\"")
+                    && line.contains("\"store\":\"sqlite\""),
+                "{line}"
+            );
+            break rest.split('"').next().unwrap().to_owned();
+        }
+    };
+    let addr = url.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    use std::io::{Read, Write};
+    s.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    assert!(
+        resp.starts_with("HTTP/1.1 200") && resp.contains("\"status\":\"ok\""),
+        "{resp}"
+    );
+    let pid = child.0.id().to_string();
+    assert!(
+        StdCommand::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = child.0.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}
