@@ -40,6 +40,27 @@ pub enum Command {
     },
     /// Check this machine, the configuration and the providers' reachability.
     Doctor,
+    /// Health, version, uptime and resource figures of a running gatewayd.
+    Status {
+        /// The daemon's base URL (default: TOKGATEWAY_URL, else from server.listen).
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Stream a chat reply through a running gatewayd.
+    Chat {
+        /// The daemon's base URL (default: TOKGATEWAY_URL, else from server.listen).
+        #[arg(long)]
+        url: Option<String>,
+        /// Model to ask.
+        #[arg(long, default_value = "loopback")]
+        model: String,
+        /// API key (default: TOKGATEWAY_API_KEY).
+        #[arg(long)]
+        key: Option<String>,
+        /// The prompt.
+        #[arg(required = true)]
+        prompt: Vec<String>,
+    },
     /// Print shell completions.
     Completions {
         /// bash, zsh, fish, elvish or powershell.

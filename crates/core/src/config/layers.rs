@@ -124,9 +124,10 @@ impl Layered {
         let mut names: Vec<&str> = self.declared.iter().map(String::as_str).collect();
         for (k, _) in self.iter() {
             if let Some(KeyRef::Provider { name, .. }) = registry::classify(k)
-                && !names.contains(&name) {
-                    names.push(name);
-                }
+                && !names.contains(&name)
+            {
+                names.push(name);
+            }
         }
         names
     }

@@ -3,6 +3,7 @@
 mod config;
 mod doctor;
 mod init;
+mod remote;
 
 use crate::Failure;
 use crate::cli::{Cli, Command};
@@ -13,6 +14,19 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Init(args) => init::run(cli, args),
         Command::Config { command } => config::run(cli, command),
         Command::Doctor => doctor::run(cli),
+        Command::Status { url } => remote::status(cli, url.as_deref()),
+        Command::Chat {
+            url,
+            model,
+            key,
+            prompt,
+        } => remote::chat(
+            cli,
+            url.as_deref(),
+            model,
+            key.as_deref(),
+            &prompt.join(" "),
+        ),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             let mut buf = Vec::new();
