@@ -21,6 +21,10 @@ lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
+## bench: requests/s, latency, CPU µs/request and RSS of gatewayd vs a bare forwarder (needs wrk)
+bench:
+	bench/run.sh
+
 fmt:
 	$(CARGO) fmt --all
 

@@ -26,8 +26,9 @@ pub enum Operation {
 pub struct Upstream {
     pub settings: ProviderSettings,
     client: Option<reqwest::Client>,
-    chat_url: String,
-    embeddings_url: String,
+    /// Parsed once: parsing a URL per request is measurable on the hot path.
+    chat_url: Option<reqwest::Url>,
+    embeddings_url: Option<reqwest::Url>,
 }
 
 /// Why an upstream attempt failed.
@@ -91,6 +92,19 @@ impl Upstream {
                     .build()?,
             ),
         };
+        let parse = |u: String| -> anyhow::Result<Option<reqwest::Url>> {
+            if u.is_empty() {
+                return Ok(None);
+            }
+            reqwest::Url::parse(&u).map(Some).map_err(|e| {
+                anyhow::anyhow!(
+                    "provider `{}`: base_url does not form a valid URL: {e}",
+                    settings.name
+                )
+            })
+        };
+        let chat_url = parse(chat_url)?;
+        let embeddings_url = parse(embeddings_url)?;
         Ok(Self {
             settings,
             client,
@@ -126,6 +140,12 @@ impl Upstream {
         let url = match op {
             Operation::Chat => &self.chat_url,
             Operation::Embeddings => &self.embeddings_url,
+        };
+        let Some(url) = url.clone() else {
+            return Err(Failure::Connect(format!(
+                "provider `{}` does not offer this operation",
+                self.settings.name
+            )));
         };
         let mut req = client
             .post(url)
