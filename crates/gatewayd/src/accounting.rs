@@ -170,25 +170,42 @@ impl Drop for RecordGuard {
     }
 }
 
+/// How often the consumer drains the queue. Polling instead of awaiting each
+/// record keeps the request path from waking another thread per request.
+const DRAIN_EVERY: Duration = Duration::from_millis(10);
+
 /// Drains the sink: one log line and the metrics per record. Returns when
 /// every sender is gone (after shutdown), so nothing queued is lost.
 pub async fn consume(mut rx: mpsc::UnboundedReceiver<UsageRecord>) {
-    while let Some(r) = rx.recv().await {
-        crate::metrics::record(&r);
-        tracing::info!(
-            target: "tokgateway::request",
-            request_id = %r.request_id,
-            route = r.endpoint,
-            model = %r.requested_model,
-            provider = %r.provider,
-            status = r.status,
-            latency_ms = r.latency_ms,
-            ttfb_ms = r.ttfb_ms,
-            prompt_tokens = r.prompt_tokens,
-            completion_tokens = r.completion_tokens,
-            streamed = r.streamed,
-            error = r.error_type.as_deref(),
-            "request"
-        );
+    let mut tick = tokio::time::interval(DRAIN_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        loop {
+            match rx.try_recv() {
+                Ok(r) => handle(&r),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => return,
+            }
+        }
     }
+}
+
+fn handle(r: &UsageRecord) {
+    crate::metrics::record(r);
+    tracing::info!(
+        target: "tokgateway::request",
+        request_id = %r.request_id,
+        route = r.endpoint,
+        model = %r.requested_model,
+        provider = %r.provider,
+        status = r.status,
+        latency_ms = r.latency_ms,
+        ttfb_ms = r.ttfb_ms,
+        prompt_tokens = r.prompt_tokens,
+        completion_tokens = r.completion_tokens,
+        streamed = r.streamed,
+        error = r.error_type.as_deref(),
+        "request"
+    );
 }
