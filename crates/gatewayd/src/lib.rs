@@ -18,6 +18,7 @@ pub mod routing;
 pub mod server;
 pub mod sse;
 pub mod tls;
+pub mod translate;
 pub mod upstream;
 
 use std::io::Write;

@@ -20,6 +20,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
+use serde_json::Value;
 use tokgateway_core::config::settings::glob_match;
 use tokgateway_core::config::settings::{ProviderKind, WorkMode};
 
@@ -27,6 +28,7 @@ use crate::accounting::RecordGuard;
 use crate::app::{AppState, RequestCtx};
 use crate::error::{ApiError, Protocol};
 use crate::sse;
+use crate::translate;
 use crate::upstream::{self, Failure, Operation, Upstream, loopback};
 
 /// The few fields read before routing.
@@ -152,6 +154,7 @@ async fn chat_inner(
     };
 
     let mut last_failure: Option<(String, Failure)> = None;
+    let mut parsed: Option<Value> = None;
     for up in chain {
         let name = up.settings.name.as_str();
         guard.set_target(name, &upstream_model, price(&upstream_model));
@@ -167,10 +170,52 @@ async fn chat_inner(
                 guard,
             ));
         }
-        // Same protocol: the client's bytes go upstream, changed only where needed.
-        let inject_usage = stream && protocol == Protocol::OpenAi && !client_wants_usage;
-        let upstream_body = rewrite_body(&body, &model, &upstream_model, inject_usage)
-            .map_err(|m| ApiError::bad_request(protocol, m))?;
+        let translate = up.protocol().is_some_and(|p| p != protocol);
+        let (upstream_body, mode) = if translate {
+            // Another protocol: parse once, translate, serialize.
+            let request = match &parsed {
+                Some(v) => v,
+                None => parsed.insert(serde_json::from_slice::<Value>(&body).map_err(|e| {
+                    ApiError::bad_request(protocol, format!("request body is not valid JSON: {e}"))
+                })?),
+            };
+            let translated = match protocol {
+                Protocol::OpenAi => {
+                    translate::openai_to_anthropic_request(request, &upstream_model)
+                }
+                Protocol::Anthropic => {
+                    translate::anthropic_to_openai_request(request, &upstream_model)
+                }
+            }
+            .map_err(|m| {
+                ApiError::bad_request(
+                    protocol,
+                    format!("cannot translate this request for provider `{name}`: {m}"),
+                )
+            })?;
+            let bytes = Bytes::from(serde_json::to_vec(&translated).unwrap_or_default());
+            let mode = match protocol {
+                Protocol::OpenAi => Mode::AnthropicToOpenAi(Box::new(
+                    translate::AnthropicToOpenAi::new(&model, unix_now(), client_wants_usage),
+                )),
+                Protocol::Anthropic => {
+                    Mode::OpenAiToAnthropic(Box::new(translate::OpenAiToAnthropic::new(&model)))
+                }
+            };
+            (bytes, mode)
+        } else {
+            // Same protocol: the client's bytes go upstream, changed only where needed.
+            let inject_usage = stream && protocol == Protocol::OpenAi && !client_wants_usage;
+            let bytes = rewrite_body(&body, &model, &upstream_model, inject_usage)
+                .map_err(|m| ApiError::bad_request(protocol, m))?;
+            (
+                bytes,
+                Mode::Pass {
+                    strip_usage_chunk: inject_usage,
+                },
+            )
+        };
+        let mut mode = Some(mode);
         for attempt in 0..=up.settings.max_retries {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
@@ -180,13 +225,17 @@ async fn chat_inner(
                 .await
             {
                 Ok(resp) => {
+                    let mode = mode.take().unwrap_or(Mode::Pass {
+                        strip_usage_chunk: false,
+                    });
                     let r = if stream {
-                        stream_through(protocol, name, resp, inject_usage, guard)
+                        stream_through(protocol, name, resp, mode, guard)
                     } else {
                         buffered(
                             protocol,
                             name,
                             resp,
+                            translate,
                             guard,
                             app.settings.server.request_timeout,
                         )
@@ -222,21 +271,12 @@ fn apply_work_mode(
 ) -> Result<Vec<&Upstream>, ApiError> {
     let needs_translation = |u: &Upstream| u.protocol().is_some_and(|p| p != client);
     let kept: Vec<&Upstream> = match mode {
-        WorkMode::Auto => chain
-            .iter()
-            .copied()
-            .filter(|u| !needs_translation(u))
-            .collect(),
+        WorkMode::Auto => chain,
         WorkMode::Passthrough => chain
-            .iter()
-            .copied()
+            .into_iter()
             .filter(|u| !needs_translation(u))
             .collect(),
-        WorkMode::Translation => chain
-            .iter()
-            .copied()
-            .filter(|u| needs_translation(u))
-            .collect(),
+        WorkMode::Translation => chain.into_iter().filter(|u| needs_translation(u)).collect(),
     };
     if !kept.is_empty() {
         return Ok(kept);
@@ -248,9 +288,7 @@ fn apply_work_mode(
         WorkMode::Translation => {
             "this model is served in the client's own protocol, and routing.work_mode = translation only serves requests that need translation"
         }
-        WorkMode::Auto => {
-            "translation between the OpenAI and Anthropic protocols is not available in this build yet; route this model to a provider of the client's protocol"
-        }
+        WorkMode::Auto => "no provider serves this model",
     };
     Err(ApiError::bad_request(client, msg).with_param("model"))
 }
@@ -369,6 +407,7 @@ async fn buffered(
     protocol: Protocol,
     provider: &str,
     resp: reqwest::Response,
+    translate: bool,
     mut guard: RecordGuard,
     timeout: Duration,
 ) -> Response {
@@ -393,6 +432,24 @@ async fn buffered(
             return e.into_response();
         }
     };
+    let body = if translate {
+        let Ok(upstream) = serde_json::from_slice::<Value>(&body) else {
+            let e = ApiError::new(
+                protocol,
+                StatusCode::BAD_GATEWAY,
+                format!("provider `{provider}` answered with invalid JSON"),
+            );
+            guard.finish(502, Some(e.kind()));
+            return e.into_response();
+        };
+        let v = match protocol {
+            Protocol::OpenAi => translate::anthropic_to_openai_response(&upstream, unix_now()),
+            Protocol::Anthropic => translate::openai_to_anthropic_response(&upstream),
+        };
+        Bytes::from(v.to_string())
+    } else {
+        body
+    };
     if let Ok(p) = serde_json::from_slice::<UsagePeek>(&body) {
         let (i, o) = tokens(p.usage.unwrap_or_default());
         guard.set_usage(i, o);
@@ -402,13 +459,23 @@ async fn buffered(
     json_response(StatusCode::OK, body, provider)
 }
 
-/// State of a stream forwarded from an upstream of the client's protocol.
+/// How a stream's events reach the client.
+enum Mode {
+    /// Same protocol: forwarded as they are. `strip_usage_chunk`: the client
+    /// did not ask for the usage chunk we asked upstream for.
+    Pass { strip_usage_chunk: bool },
+    /// Anthropic upstream, OpenAI client.
+    AnthropicToOpenAi(Box<translate::AnthropicToOpenAi>),
+    /// OpenAI upstream, Anthropic client.
+    OpenAiToAnthropic(Box<translate::OpenAiToAnthropic>),
+}
+
+/// State of a stream from an upstream to the client.
 struct Passthrough {
     upstream: futures_util::stream::BoxStream<'static, reqwest::Result<Bytes>>,
     decoder: sse::Decoder,
     protocol: Protocol,
-    /// The client did not ask for the usage chunk we asked upstream for.
-    strip_usage_chunk: bool,
+    mode: Mode,
     usage: (u64, u64),
     terminated: bool,
     finished: bool,
@@ -416,8 +483,57 @@ struct Passthrough {
 }
 
 impl Passthrough {
-    /// Reads usage from an event and decides whether the client gets it.
+    /// Handles one upstream event: appends what the client gets to `out`.
+    fn event(&mut self, event: Option<&str>, data: &str, out: &mut BytesMut) {
+        let mut translated = Vec::new();
+        match &mut self.mode {
+            Mode::Pass { .. } => {
+                if self.inspect(data) {
+                    sse::encode(out, event, data);
+                }
+                return;
+            }
+            Mode::AnthropicToOpenAi(t) => {
+                t.push(data, &mut translated);
+                self.usage = t.usage;
+                self.terminated = t.done;
+            }
+            Mode::OpenAiToAnthropic(t) => {
+                t.push(data, &mut translated);
+                self.usage = t.usage;
+                self.terminated = t.done;
+            }
+        }
+        for (name, data) in translated {
+            sse::encode(out, name, &data);
+        }
+    }
+
+    /// At the end of the upstream stream: closes a translated stream whose
+    /// upstream said how it ended but sent no terminator.
+    fn end(&mut self, out: &mut BytesMut) {
+        if let Mode::OpenAiToAnthropic(t) = &mut self.mode
+            && !t.done
+            && t.finished_upstream()
+        {
+            let mut translated = Vec::new();
+            t.finish(&mut translated);
+            self.usage = t.usage;
+            self.terminated = true;
+            for (name, data) in translated {
+                sse::encode(out, name, &data);
+            }
+        }
+    }
+
+    /// Reads usage from a same-protocol event and decides whether the client gets it.
     fn inspect(&mut self, data: &str) -> bool {
+        let strip_usage_chunk = matches!(
+            self.mode,
+            Mode::Pass {
+                strip_usage_chunk: true
+            }
+        );
         match self.protocol {
             Protocol::OpenAi => {
                 if data == "[DONE]" {
@@ -429,7 +545,7 @@ impl Passthrough {
                     && let Some(u) = p.usage
                 {
                     self.usage = tokens(u);
-                    if self.strip_usage_chunk && p.choices.is_none_or(|c| c.is_empty()) {
+                    if strip_usage_chunk && p.choices.is_none_or(|c| c.is_empty()) {
                         return false;
                     }
                 }
@@ -468,14 +584,14 @@ fn stream_through(
     protocol: Protocol,
     provider: &str,
     resp: reqwest::Response,
-    strip_usage_chunk: bool,
+    mode: Mode,
     guard: RecordGuard,
 ) -> Response {
     let state = Passthrough {
         upstream: resp.bytes_stream().boxed(),
         decoder: sse::Decoder::default(),
         protocol,
-        strip_usage_chunk,
+        mode,
         usage: (0, 0),
         terminated: false,
         finished: false,
@@ -490,9 +606,7 @@ fn stream_through(
                 Some(Ok(chunk)) => {
                     let mut out = BytesMut::new();
                     for ev in st.decoder.feed(&chunk) {
-                        if st.inspect(&ev.data) {
-                            sse::encode(&mut out, ev.event.as_deref(), &ev.data);
-                        }
+                        st.event(ev.event.as_deref(), &ev.data, &mut out);
                     }
                     if out.is_empty() {
                         continue;
@@ -503,12 +617,13 @@ fn stream_through(
                     return Some((Ok::<_, std::convert::Infallible>(out.freeze()), st));
                 }
                 Some(Err(_)) | None => {
+                    let mut out = BytesMut::new();
+                    st.end(&mut out);
                     if st.terminated {
                         st.finish(200, None);
-                        return None;
+                        return (!out.is_empty()).then(|| (Ok(out.freeze()), st));
                     }
                     // The upstream stopped before its terminal event: end with an error event.
-                    let mut out = BytesMut::new();
                     sse::encode_error(
                         &mut out,
                         st.protocol,

@@ -1,0 +1,358 @@
+//! Cross-protocol requests end to end: an OpenAI client on an Anthropic
+//! upstream and an Anthropic client on an OpenAI upstream, streamed or not,
+//! with tools and tool results.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Mock, Reply, awkward_chunks, client, gateway, sse_events};
+use serde_json::{Value, json};
+
+fn ini(openai: &str, anthropic: &str) -> String {
+    format!(
+        "[provider.oa]\ntype = openai\nbase_url = {openai}/v1\napi_key = sk-oa\n\
+         [provider.an]\ntype = anthropic\nbase_url = {anthropic}\napi_key = sk-an\n\
+         [routes]\nclaude-* = an\ngpt-* = oa\n"
+    )
+}
+
+const ANTHROPIC_TOOL_STREAM: &str = concat!(
+    "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_01\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-sonnet-4-5\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":472,\"output_tokens\":2}}}\n\n",
+    "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Let me check\"}}\n\n",
+    "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+    "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_01\",\"name\":\"get_weather\",\"input\":{}}}\n\n",
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"\"}}\n\n",
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"location\\\": \\\"San Fra\"}}\n\n",
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"ncisco\\\", \\\"unit\\\": \\\"c\"}}\n\n",
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"elsius\\\"}\"}}\n\n",
+    "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":1}\n\n",
+    "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":89}}\n\n",
+    "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+);
+
+const OPENAI_TOOL_STREAM: &str = concat!(
+    "data: {\"id\":\"chatcmpl-7\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"index\":0,\"id\":\"call_abc\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":\"\"}}]},\"finish_reason\":null}]}\n\n",
+    "data: {\"id\":\"chatcmpl-7\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"lo\"}}]},\"finish_reason\":null}]}\n\n",
+    "data: {\"id\":\"chatcmpl-7\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"cation\\\":\"}}]},\"finish_reason\":null}]}\n\n",
+    "data: {\"id\":\"chatcmpl-7\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\" \\\"Paris\\\"}\"}}]},\"finish_reason\":null}]}\n\n",
+    "data: {\"id\":\"chatcmpl-7\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":1,\"id\":\"call_def\",\"type\":\"function\",\"function\":{\"name\":\"get_time\",\"arguments\":\"{}\"}}]},\"finish_reason\":null}]}\n\n",
+    "data: {\"id\":\"chatcmpl-7\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\n",
+    "data: {\"id\":\"chatcmpl-7\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o\",\"choices\":[],\"usage\":{\"prompt_tokens\":80,\"completion_tokens\":21,\"total_tokens\":101}}\n\n",
+    "data: [DONE]\n\n",
+);
+
+async fn post(url: String, body: Value) -> reqwest::Response {
+    client().post(url).json(&body).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn openai_client_on_anthropic_upstream() {
+    let oa = Mock::start().await;
+    let an = Mock::start().await;
+    let gw = gateway(&ini(&oa.url, &an.url), &[]).await;
+    an.push(Reply::Json(200, json!({
+        "id": "msg_9", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
+        "content": [{"type": "text", "text": "Checking."}, {"type": "tool_use", "id": "toolu_9", "name": "get_weather", "input": {"location": "Oslo"}}],
+        "stop_reason": "tool_use", "stop_sequence": null, "usage": {"input_tokens": 30, "output_tokens": 12}
+    }).to_string()));
+    let r = post(format!("{}/v1/chat/completions", gw.url), json!({
+        "model": "claude-sonnet-4-5",
+        "messages": [
+            {"role": "system", "content": "Be terse."},
+            {"role": "user", "content": [{"type": "text", "text": "Weather?"}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]},
+            {"role": "assistant", "content": null, "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"location\":\"Rome\"}"}}]},
+            {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
+            {"role": "user", "content": "And Oslo?"}
+        ],
+        "tools": [{"type": "function", "function": {"name": "get_weather", "description": "Weather by city", "parameters": {"type": "object", "properties": {"location": {"type": "string"}}}}}],
+        "tool_choice": "required",
+        "stop": "END",
+        "temperature": 1.5
+    })).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-gateway-provider"], "an");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["object"], "chat.completion");
+    assert_eq!(v["choices"][0]["message"]["content"], "Checking.");
+    assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
+    let call = &v["choices"][0]["message"]["tool_calls"][0];
+    assert_eq!(call["id"], "toolu_9");
+    assert_eq!(
+        serde_json::from_str::<Value>(call["function"]["arguments"].as_str().unwrap()).unwrap(),
+        json!({"location": "Oslo"})
+    );
+    assert_eq!(
+        v["usage"],
+        json!({"prompt_tokens": 30, "completion_tokens": 12, "total_tokens": 42})
+    );
+
+    let seen = &an.seen()[0];
+    assert_eq!(seen.path, "/v1/messages");
+    assert_eq!(seen.headers["x-api-key"], "sk-an");
+    let b = &seen.body;
+    assert_eq!(b["system"], "Be terse.");
+    assert_eq!(b["max_tokens"], 4096);
+    assert_eq!(b["temperature"], 1.0);
+    assert_eq!(b["stop_sequences"], json!(["END"]));
+    assert_eq!(b["tool_choice"], json!({"type": "any"}));
+    assert_eq!(
+        b["tools"][0]["input_schema"]["properties"]["location"]["type"],
+        "string"
+    );
+    let msgs = b["messages"].as_array().unwrap();
+    assert_eq!(msgs.len(), 3, "{msgs:?}");
+    assert_eq!(
+        msgs[0]["content"][1],
+        json!({"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AAAA"}})
+    );
+    assert_eq!(
+        msgs[1]["content"][0],
+        json!({"type": "tool_use", "id": "call_1", "name": "get_weather", "input": {"location": "Rome"}})
+    );
+    // The tool result and the next user turn share one user message.
+    assert_eq!(msgs[2]["role"], "user");
+    assert_eq!(
+        msgs[2]["content"][0],
+        json!({"type": "tool_result", "tool_use_id": "call_1", "content": "sunny"})
+    );
+    assert_eq!(
+        msgs[2]["content"][1],
+        json!({"type": "text", "text": "And Oslo?"})
+    );
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn openai_client_streams_from_anthropic_with_a_tool_call() {
+    let oa = Mock::start().await;
+    let an = Mock::start().await;
+    let gw = gateway(&ini(&oa.url, &an.url), &[]).await;
+    for size in [5, 37, 4096] {
+        an.push(Reply::Stream {
+            chunks: awkward_chunks(ANTHROPIC_TOOL_STREAM, size),
+            pause: Duration::ZERO,
+        });
+        let body = post(format!("{}/v1/chat/completions", gw.url), json!({
+            "model": "claude-sonnet-4-5", "stream": true, "stream_options": {"include_usage": true},
+            "messages": [{"role": "user", "content": "weather in SF"}],
+            "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+        })).await.text().await.unwrap();
+        let events = sse_events(&body);
+        assert_eq!(events.last().unwrap().1, "[DONE]", "{body}");
+        let chunks: Vec<Value> = events[..events.len() - 1]
+            .iter()
+            .map(|(_, d)| serde_json::from_str(d).unwrap())
+            .collect();
+        assert!(
+            chunks
+                .iter()
+                .all(|c| c["object"] == "chat.completion.chunk")
+        );
+        assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+        let text: String = chunks
+            .iter()
+            .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+            .collect();
+        assert_eq!(text, "Let me check");
+        let args: String = chunks
+            .iter()
+            .filter_map(|c| {
+                c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str()
+            })
+            .collect();
+        assert_eq!(
+            serde_json::from_str::<Value>(&args).unwrap(),
+            json!({"location": "San Francisco", "unit": "celsius"})
+        );
+        let first_call = chunks
+            .iter()
+            .find(|c| !c["choices"][0]["delta"]["tool_calls"].is_null())
+            .unwrap();
+        assert_eq!(
+            first_call["choices"][0]["delta"]["tool_calls"][0]["id"],
+            "toolu_01"
+        );
+        assert_eq!(
+            first_call["choices"][0]["delta"]["tool_calls"][0]["function"]["name"],
+            "get_weather"
+        );
+        let finish: Vec<&str> = chunks
+            .iter()
+            .filter_map(|c| c["choices"][0]["finish_reason"].as_str())
+            .collect();
+        assert_eq!(finish, ["tool_calls"]);
+        let last = chunks.last().unwrap();
+        assert_eq!(
+            last["usage"],
+            json!({"prompt_tokens": 472, "completion_tokens": 89, "total_tokens": 561})
+        );
+    }
+    assert_eq!(an.seen()[0].body["stream"], true);
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn anthropic_client_on_openai_upstream() {
+    let oa = Mock::start().await;
+    let an = Mock::start().await;
+    let gw = gateway(&ini(&oa.url, &an.url), &[]).await;
+    oa.push(Reply::Json(200, json!({
+        "id": "chatcmpl-5", "object": "chat.completion", "created": 1, "model": "gpt-4o",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": null, "tool_calls": [
+            {"id": "call_5", "type": "function", "function": {"name": "lookup", "arguments": "{\"q\":\"rust\"}"}}
+        ]}, "finish_reason": "tool_calls"}],
+        "usage": {"prompt_tokens": 11, "completion_tokens": 6, "total_tokens": 17}
+    }).to_string()));
+    let r = post(format!("{}/v1/messages", gw.url), json!({
+        "model": "gpt-4o", "max_tokens": 100,
+        "system": [{"type": "text", "text": "You are helpful."}],
+        "messages": [
+            {"role": "user", "content": "find rust"},
+            {"role": "assistant", "content": [{"type": "text", "text": "Searching"}, {"type": "tool_use", "id": "toolu_1", "name": "lookup", "input": {"q": "go"}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": [{"type": "text", "text": "no results"}]}, {"type": "text", "text": "try rust"}]}
+        ],
+        "tools": [{"name": "lookup", "description": "search", "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}}}],
+        "tool_choice": {"type": "tool", "name": "lookup", "disable_parallel_tool_use": true},
+        "stop_sequences": ["STOP"], "top_k": 5
+    })).await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["type"], "message");
+    assert_eq!(v["stop_reason"], "tool_use");
+    assert_eq!(
+        v["content"][0],
+        json!({"type": "tool_use", "id": "call_5", "name": "lookup", "input": {"q": "rust"}})
+    );
+    assert_eq!(v["usage"], json!({"input_tokens": 11, "output_tokens": 6}));
+    let b = &oa.seen()[0].body;
+    assert_eq!(oa.seen()[0].headers["authorization"], "Bearer sk-oa");
+    let msgs = b["messages"].as_array().unwrap();
+    assert_eq!(
+        msgs[0],
+        json!({"role": "system", "content": "You are helpful."})
+    );
+    assert_eq!(msgs[1], json!({"role": "user", "content": "find rust"}));
+    assert_eq!(
+        msgs[2]["tool_calls"][0]["function"]["arguments"],
+        "{\"q\":\"go\"}"
+    );
+    assert_eq!(
+        msgs[3],
+        json!({"role": "tool", "tool_call_id": "toolu_1", "content": "no results"})
+    );
+    assert_eq!(msgs[4], json!({"role": "user", "content": "try rust"}));
+    assert_eq!(
+        b["tools"][0]["function"]["parameters"]["properties"]["q"]["type"],
+        "string"
+    );
+    assert_eq!(
+        b["tool_choice"],
+        json!({"type": "function", "function": {"name": "lookup"}})
+    );
+    assert_eq!(b["parallel_tool_calls"], false);
+    assert_eq!(b["stop"], json!(["STOP"]));
+    assert!(b.get("top_k").is_none());
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn anthropic_client_streams_tool_calls_from_openai() {
+    let oa = Mock::start().await;
+    let an = Mock::start().await;
+    let gw = gateway(&ini(&oa.url, &an.url), &[]).await;
+    for size in [3, 50, 4096] {
+        oa.push(Reply::Stream {
+            chunks: awkward_chunks(OPENAI_TOOL_STREAM, size),
+            pause: Duration::ZERO,
+        });
+        let body = post(
+            format!("{}/anthropic/v1/messages", gw.url),
+            json!({
+                "model": "gpt-4o", "max_tokens": 100, "stream": true,
+                "messages": [{"role": "user", "content": "weather and time in Paris"}]
+            }),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+        let events = sse_events(&body);
+        let names: Vec<&str> = events
+            .iter()
+            .map(|(e, _)| e.as_deref().unwrap_or(""))
+            .collect();
+        assert_eq!(names.first(), Some(&"message_start"), "{body}");
+        assert_eq!(names.last(), Some(&"message_stop"));
+        let data: Vec<Value> = events
+            .iter()
+            .map(|(_, d)| serde_json::from_str(d).unwrap())
+            .collect();
+        for (name, d) in names.iter().zip(&data) {
+            assert_eq!(d["type"], *name, "event name and data type agree");
+        }
+        // Two tool_use blocks, each rebuilt exactly from its input_json_delta fragments.
+        let starts: Vec<&Value> = data
+            .iter()
+            .filter(|d| d["type"] == "content_block_start")
+            .collect();
+        assert_eq!(starts.len(), 2);
+        assert_eq!(starts[0]["content_block"]["id"], "call_abc");
+        assert_eq!(starts[0]["content_block"]["name"], "get_weather");
+        assert_eq!(starts[1]["content_block"]["name"], "get_time");
+        for (i, start) in starts.iter().enumerate() {
+            let index = &start["index"];
+            let json_text: String = data
+                .iter()
+                .filter(|d| d["type"] == "content_block_delta" && &d["index"] == index)
+                .filter_map(|d| d["delta"]["partial_json"].as_str())
+                .collect();
+            let want = if i == 0 {
+                json!({"location": "Paris"})
+            } else {
+                json!({})
+            };
+            assert_eq!(
+                serde_json::from_str::<Value>(&json_text).unwrap(),
+                want,
+                "block {i}: {json_text}"
+            );
+            assert_eq!(
+                data.iter()
+                    .filter(|d| d["type"] == "content_block_stop" && &d["index"] == index)
+                    .count(),
+                1
+            );
+        }
+        let delta = data.iter().find(|d| d["type"] == "message_delta").unwrap();
+        assert_eq!(delta["delta"]["stop_reason"], "tool_use");
+        assert_eq!(delta["usage"]["output_tokens"], 21);
+        assert_eq!(delta["usage"]["input_tokens"], 80);
+    }
+    let b = &oa.seen()[0].body;
+    assert_eq!(b["stream"], true);
+    assert_eq!(b["stream_options"]["include_usage"], true);
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn untranslatable_requests_get_a_clear_400() {
+    let oa = Mock::start().await;
+    let an = Mock::start().await;
+    let gw = gateway(&ini(&oa.url, &an.url), &[]).await;
+    let r = post(format!("{}/v1/chat/completions", gw.url), json!({
+        "model": "claude-x",
+        "messages": [{"role": "assistant", "content": null, "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{not json"}}]}]
+    })).await;
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("messages[0].tool_calls[0].function.arguments"),
+        "{msg}"
+    );
+    assert_eq!(an.hits(), 0);
+    gw.stop().await;
+}
