@@ -1,0 +1,225 @@
+//! Property tests: SSE decoding and stream translation do not depend on how
+//! the bytes are chunked, and no input makes the translators panic.
+#![allow(clippy::unwrap_used)]
+
+use proptest::prelude::*;
+use serde_json::{Value, json};
+use tokgateway_gatewayd::sse::Decoder;
+use tokgateway_gatewayd::translate::{self, AnthropicToOpenAi, OpenAiToAnthropic};
+
+const ANTHROPIC: &str = concat!(
+    "event: message_start\r\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"model\":\"c\",\"usage\":{\"input_tokens\":7,\"output_tokens\":1}}}\r\n\r\n",
+    ": comment line\n\n",
+    "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"héllo wörld ✓\"}}\n\n",
+    "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+    "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"f\",\"input\":{}}}\n\n",
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"a\\\":\"}}\n\n",
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"[1,2]}\"}}\n\n",
+    "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":1}\n\n",
+    "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"},\"usage\":{\"output_tokens\":9}}\n\n",
+    "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+);
+
+const OPENAI: &str = concat!(
+    "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"ça \"}}]}\n\n",
+    "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"va\"}}]}\n\n",
+    "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"k\",\"function\":{\"name\":\"g\",\"arguments\":\"{\\\"x\\\"\"}}]}}]}\n\n",
+    "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\": true}\"}}]}}]}\n\n",
+    "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\n",
+    "data: {\"id\":\"c1\",\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}\n\n",
+    "data: [DONE]\n\n",
+);
+
+fn split(bytes: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
+    let mut points: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+    points.sort_unstable();
+    let mut out = Vec::new();
+    let mut last = 0;
+    for p in points {
+        out.push(bytes[last..p].to_vec());
+        last = p;
+    }
+    out.push(bytes[last..].to_vec());
+    out
+}
+
+fn decode(chunks: &[Vec<u8>]) -> Vec<(Option<String>, String)> {
+    let mut d = Decoder::default();
+    chunks
+        .iter()
+        .flat_map(|c| d.feed(c))
+        .map(|e| (e.event, e.data))
+        .collect()
+}
+
+/// (text, tool arguments, finish) seen by an OpenAI client of an Anthropic stream.
+fn a2o(events: &[(Option<String>, String)]) -> (String, String, Vec<String>) {
+    let mut t = AnthropicToOpenAi::new("m", 1, true);
+    let mut out = Vec::new();
+    for (_, d) in events {
+        t.push(d, &mut out);
+    }
+    let chunks: Vec<Value> = out
+        .iter()
+        .filter(|(_, d)| d != "[DONE]")
+        .map(|(_, d)| serde_json::from_str(d).unwrap())
+        .collect();
+    let text = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    let args = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str())
+        .collect();
+    let finish = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["finish_reason"].as_str().map(str::to_owned))
+        .collect();
+    (text, args, finish)
+}
+
+fn o2a(events: &[(Option<String>, String)]) -> Vec<(Option<&'static str>, String)> {
+    let mut t = OpenAiToAnthropic::new("m");
+    let mut out = Vec::new();
+    for (_, d) in events {
+        t.push(d, &mut out);
+    }
+    t.finish(&mut out);
+    out
+}
+
+fn arb_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        "[a-z_ ]{0,8}".prop_map(Value::String),
+        prop_oneof![
+            Just("user"),
+            Just("assistant"),
+            Just("tool"),
+            Just("text"),
+            Just("tool_use"),
+            Just("image_url"),
+            Just("function")
+        ]
+        .prop_map(|s| Value::String(s.to_owned())),
+    ];
+    leaf.prop_recursive(4, 48, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+            prop::collection::vec(
+                (
+                    prop_oneof![
+                        Just("role"),
+                        Just("content"),
+                        Just("type"),
+                        Just("messages"),
+                        Just("tool_calls"),
+                        Just("function"),
+                        Just("arguments"),
+                        Just("text"),
+                        Just("tools"),
+                        Just("tool_choice"),
+                        Just("index"),
+                        Just("delta"),
+                        Just("choices"),
+                        Just("content_block"),
+                        Just("usage"),
+                        Just("system"),
+                        Just("stop"),
+                        Just("image_url"),
+                        Just("url"),
+                        Just("source")
+                    ]
+                    .prop_map(str::to_owned),
+                    inner
+                ),
+                0..6
+            )
+            .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn sse_chunking_does_not_matter(cuts in prop::collection::vec(any::<usize>(), 0..12)) {
+        for fixture in [ANTHROPIC, OPENAI] {
+            let whole = decode(&[fixture.as_bytes().to_vec()]);
+            prop_assert_eq!(decode(&split(fixture.as_bytes(), &cuts)), whole);
+        }
+    }
+
+    #[test]
+    fn stream_translation_does_not_depend_on_chunking(cuts in prop::collection::vec(any::<usize>(), 0..12)) {
+        let events = decode(&split(ANTHROPIC.as_bytes(), &cuts));
+        let (text, args, finish) = a2o(&events);
+        prop_assert_eq!(text, "héllo wörld ✓");
+        prop_assert_eq!(serde_json::from_str::<Value>(&args).unwrap(), json!({"a": [1, 2]}));
+        prop_assert_eq!(finish, vec!["tool_calls".to_owned()]);
+
+        let events = decode(&split(OPENAI.as_bytes(), &cuts));
+        let out = o2a(&events);
+        prop_assert_eq!(out, o2a(&decode(&[OPENAI.as_bytes().to_vec()])));
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic_the_decoder(data in prop::collection::vec(any::<u8>(), 0..512), cuts in prop::collection::vec(any::<usize>(), 0..6)) {
+        let _ = decode(&split(&data, &cuts));
+    }
+
+    #[test]
+    fn arbitrary_json_never_panics_the_translators(v in arb_json()) {
+        let _ = translate::openai_to_anthropic_request(&v, "m");
+        let _ = translate::anthropic_to_openai_request(&v, "m");
+        let _ = translate::anthropic_to_openai_response(&v, 0);
+        let _ = translate::openai_to_anthropic_response(&v);
+        let s = v.to_string();
+        let mut out = Vec::new();
+        AnthropicToOpenAi::new("m", 0, true).push(&s, &mut out);
+        let mut t = OpenAiToAnthropic::new("m");
+        t.push(&s, &mut out);
+        t.finish(&mut out);
+        t.finish(&mut out);
+    }
+}
+
+#[test]
+fn o2a_rebuilds_tool_input_and_closes_blocks_once() {
+    let out = o2a(&decode(&[OPENAI.as_bytes().to_vec()]));
+    let data: Vec<Value> = out
+        .iter()
+        .map(|(_, d)| serde_json::from_str(d).unwrap())
+        .collect();
+    let text: String = data
+        .iter()
+        .filter_map(|d| d["delta"]["text"].as_str())
+        .collect();
+    assert_eq!(text, "ça va");
+    let args: String = data
+        .iter()
+        .filter_map(|d| d["delta"]["partial_json"].as_str())
+        .collect();
+    assert_eq!(
+        serde_json::from_str::<Value>(&args).unwrap(),
+        json!({"x": true})
+    );
+    let stops = data
+        .iter()
+        .filter(|d| d["type"] == "content_block_stop")
+        .count();
+    let starts = data
+        .iter()
+        .filter(|d| d["type"] == "content_block_start")
+        .count();
+    assert_eq!((starts, stops), (2, 2));
+    assert_eq!(
+        data.iter().filter(|d| d["type"] == "message_stop").count(),
+        1
+    );
+}
