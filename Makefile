@@ -2,7 +2,10 @@
 CARGO ?= cargo
 RELEASE_BIN := target/release
 
-.PHONY: build run test lint fmt bench clean
+PYTHON ?= python3
+VENV := .venv
+
+.PHONY: build run test test-rust test-sdk lint fmt bench clean
 
 ## build: release binaries gateway and gatewayd under target/release
 build:
@@ -12,9 +15,21 @@ build:
 run: build
 	$(RELEASE_BIN)/gatewayd
 
-## test: every test of the workspace, plus format and lint checks
-test: lint
+## test: format and lint checks, every Rust test, and the official OpenAI/Anthropic SDKs against gatewayd
+test: lint test-rust test-sdk
+
+test-rust:
 	$(CARGO) test --workspace --locked
+
+## test-sdk: the official Python SDKs, unchanged, through real gatewayd processes (tests/sdk)
+test-sdk: $(VENV)/.installed
+	$(CARGO) build --locked -p tokgateway-gatewayd
+	GATEWAYD_BIN=target/debug/gatewayd $(VENV)/bin/python -m pytest -q tests/sdk
+
+$(VENV)/.installed: tests/sdk/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet -r tests/sdk/requirements.txt
+	touch $@
 
 ## lint: formatting and clippy, warnings as errors
 lint:

@@ -650,6 +650,10 @@ fn loopback_answer(
     mut guard: RecordGuard,
 ) -> Response {
     let request: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    if let Err(e) = loopback::validate(protocol, &request) {
+        guard.finish(400, Some(e.kind()));
+        return e.into_response();
+    }
     let reply = loopback::reply(&request);
     guard.set_usage(reply.prompt_tokens, reply.completion_tokens());
     let created = unix_now();
