@@ -18,8 +18,9 @@ pub mod routing;
 pub mod server;
 pub mod sse;
 pub mod tls;
-pub mod translate;
 pub mod upstream;
+
+pub use tokgateway_protocol::translate;
 
 use std::io::Write;
 use std::net::SocketAddr;

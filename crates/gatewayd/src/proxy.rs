@@ -28,8 +28,8 @@ use crate::accounting::RecordGuard;
 use crate::app::{AppState, RequestCtx};
 use crate::error::{ApiError, Protocol};
 use crate::sse;
-use crate::translate;
 use crate::upstream::{self, Failure, Operation, Upstream, loopback};
+use tokgateway_protocol::translate;
 
 /// The few fields read before routing.
 #[derive(Deserialize)]

@@ -1,104 +1,10 @@
-//! Server-sent events as the proxy needs them: an incremental decoder that
-//! survives any chunking (CRLF, comments, multi-line data) and an encoder.
+//! SSE as the daemon uses it: the pure framing lives in
+//! `tokgateway_protocol::sse`; this adds the protocol-shaped error event.
 
 use bytes::BytesMut;
+pub use tokgateway_protocol::sse::{Decoder, Event, encode};
 
 use crate::error::{ApiError, Protocol};
-
-/// One event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
-    pub event: Option<String>,
-    pub data: String,
-}
-
-/// Incremental decoder: feed it bytes as they arrive.
-#[derive(Debug, Default)]
-pub struct Decoder {
-    buf: Vec<u8>,
-    event: Option<String>,
-    data: Option<String>,
-    /// A `\r` ended the last chunk: a `\n` starting the next one belongs to it.
-    pending_cr: bool,
-}
-
-impl Decoder {
-    /// Feeds bytes; returns the events they complete.
-    pub fn feed(&mut self, chunk: &[u8]) -> Vec<Event> {
-        let mut out = Vec::new();
-        let mut rest = chunk;
-        if self.pending_cr && rest.first() == Some(&b'\n') {
-            rest = &rest[1..];
-        }
-        self.pending_cr = false;
-        while let Some(pos) = rest.iter().position(|&b| b == b'\n' || b == b'\r') {
-            self.buf.extend_from_slice(&rest[..pos]);
-            let cr = rest[pos] == b'\r';
-            rest = &rest[pos + 1..];
-            if cr {
-                if rest.first() == Some(&b'\n') {
-                    rest = &rest[1..];
-                } else if rest.is_empty() {
-                    self.pending_cr = true;
-                }
-            }
-            let line = std::mem::take(&mut self.buf);
-            self.line(&line, &mut out);
-        }
-        self.buf.extend_from_slice(rest);
-        out
-    }
-
-    fn line(&mut self, line: &[u8], out: &mut Vec<Event>) {
-        if line.is_empty() {
-            if let Some(data) = self.data.take() {
-                out.push(Event {
-                    event: self.event.take(),
-                    data,
-                });
-            }
-            self.event = None;
-            return;
-        }
-        if line[0] == b':' {
-            return;
-        }
-        let line = String::from_utf8_lossy(line);
-        let (field, value) = match line.find(':') {
-            Some(i) => (
-                &line[..i],
-                line[i + 1..].strip_prefix(' ').unwrap_or(&line[i + 1..]),
-            ),
-            None => (&line[..], ""),
-        };
-        match field {
-            "data" => match &mut self.data {
-                Some(d) => {
-                    d.push('\n');
-                    d.push_str(value);
-                }
-                None => self.data = Some(value.to_owned()),
-            },
-            "event" => self.event = Some(value.to_owned()),
-            _ => {}
-        }
-    }
-}
-
-/// Appends one event.
-pub fn encode(out: &mut BytesMut, event: Option<&str>, data: &str) {
-    if let Some(e) = event {
-        out.extend_from_slice(b"event: ");
-        out.extend_from_slice(e.as_bytes());
-        out.extend_from_slice(b"\n");
-    }
-    for line in data.split('\n') {
-        out.extend_from_slice(b"data: ");
-        out.extend_from_slice(line.as_bytes());
-        out.extend_from_slice(b"\n");
-    }
-    out.extend_from_slice(b"\n");
-}
 
 /// Appends the protocol's in-stream error event (a stream that fails after it
 /// started ends with one, never with a silent cut).
@@ -110,56 +16,5 @@ pub fn encode_error(out: &mut BytesMut, protocol: Protocol, message: &str) {
             encode(out, None, "[DONE]");
         }
         Protocol::Anthropic => encode(out, Some("error"), &e.body().to_string()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const STREAM: &str = "event: message_start\r\ndata: {\"a\":1}\r\n\r\n: keep-alive\n\ndata: line1\ndata: line2\n\ndata:[DONE]\n\n";
-
-    fn all(chunks: &[&[u8]]) -> Vec<Event> {
-        let mut d = Decoder::default();
-        chunks.iter().flat_map(|c| d.feed(c)).collect()
-    }
-
-    #[test]
-    fn whole_and_split_agree() {
-        let whole = all(&[STREAM.as_bytes()]);
-        assert_eq!(whole.len(), 3);
-        assert_eq!(
-            whole[0],
-            Event {
-                event: Some("message_start".into()),
-                data: "{\"a\":1}".into()
-            }
-        );
-        assert_eq!(whole[1].data, "line1\nline2");
-        assert_eq!(whole[2].data, "[DONE]");
-        let bytes = STREAM.as_bytes();
-        for split in 0..bytes.len() {
-            assert_eq!(
-                all(&[&bytes[..split], &bytes[split..]]),
-                whole,
-                "split at {split}"
-            );
-        }
-        let singles: Vec<&[u8]> = bytes.chunks(1).collect();
-        assert_eq!(all(&singles), whole);
-    }
-
-    #[test]
-    fn encode_round_trips() {
-        let mut out = BytesMut::new();
-        encode(&mut out, Some("x"), "a\nb");
-        assert_eq!(&out[..], b"event: x\ndata: a\ndata: b\n\n");
-        assert_eq!(
-            all(&[&out]),
-            vec![Event {
-                event: Some("x".into()),
-                data: "a\nb".into()
-            }]
-        );
     }
 }

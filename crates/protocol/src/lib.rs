@@ -1,1 +1,7 @@
-//! Wire types and translation (no I/O).
+//! The wire side of tokgateway, with no I/O: SSE framing and the translation
+//! between OpenAI Chat Completions and Anthropic Messages (requests,
+//! responses, streams). Pure functions over bytes and JSON values, so they are
+//! tested and fuzzed in isolation (`tests/properties.rs`).
+
+pub mod sse;
+pub mod translate;

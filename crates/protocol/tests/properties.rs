@@ -4,8 +4,8 @@
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use tokgateway_gatewayd::sse::Decoder;
-use tokgateway_gatewayd::translate::{self, AnthropicToOpenAi, OpenAiToAnthropic};
+use tokgateway_protocol::sse::Decoder;
+use tokgateway_protocol::translate::{self, AnthropicToOpenAi, OpenAiToAnthropic};
 
 const ANTHROPIC: &str = concat!(
     "event: message_start\r\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"model\":\"c\",\"usage\":{\"input_tokens\":7,\"output_tokens\":1}}}\r\n\r\n",
