@@ -13,7 +13,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -40,8 +40,6 @@ pub struct AppState {
     /// Set while memory is at or above the shedding threshold.
     pub shedding: AtomicBool,
     pub concurrency: Option<Arc<Semaphore>>,
-    /// Delay between streamed loopback chunks (benchmarks of slow streams).
-    pub loopback_chunk_delay: Duration,
 }
 
 impl AppState {
@@ -66,7 +64,6 @@ impl AppState {
             monitor,
             shedding: AtomicBool::new(false),
             concurrency,
-            loopback_chunk_delay: Duration::ZERO,
         }))
     }
 

@@ -160,7 +160,7 @@ async fn chat_inner(
         guard.set_target(name, &upstream_model, price(&upstream_model));
         if up.settings.kind == ProviderKind::Loopback {
             return Ok(loopback_answer(
-                &app,
+                up.settings.chunk_delay,
                 protocol,
                 &body,
                 &upstream_model,
@@ -640,7 +640,7 @@ fn stream_through(
 
 #[allow(clippy::too_many_arguments)]
 fn loopback_answer(
-    app: &AppState,
+    delay: Duration,
     protocol: Protocol,
     body: &Bytes,
     model: &str,
@@ -665,7 +665,6 @@ fn loopback_answer(
         return json_response(StatusCode::OK, body, "loopback");
     }
     let events = loopback::stream_events(protocol, id, model, created, &reply, include_usage);
-    let delay = app.loopback_chunk_delay;
     let state = (events.into_iter(), Some(guard), delay, true);
     let body =
         futures_util::stream::unfold(state, |(mut it, mut guard, delay, first)| async move {

@@ -776,3 +776,30 @@ async fn graceful_stop_drains_a_running_stream() {
         "stream finished during shutdown: {body}"
     );
 }
+
+#[tokio::test]
+async fn loopback_chunk_delay_paces_the_stream() {
+    let gw = gateway(
+        "[provider.slow]\ntype = loopback\nmodels = slow\nchunk_delay = 100ms\n",
+        &[],
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let body = client()
+        .post(format!("{}/v1/chat/completions", gw.url))
+        .json(&json!({"model": "slow", "stream": true, "messages": [{"role": "user", "content": "a b"}]}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // role chunk, 3 word chunks, finish chunk, [DONE]: five pauses at least.
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(body.ends_with("data: [DONE]\n\n"));
+    gw.stop().await;
+}

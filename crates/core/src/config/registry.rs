@@ -313,6 +313,12 @@ pub static PROVIDER_KEYS: &[KeyDef] = &[
         Kind::Int { min: 0, max: 10 },
         "Retries on connect errors, 429 and 5xx before the next provider is tried.",
     ),
+    key(
+        "chunk_delay",
+        "0ms",
+        Kind::Duration,
+        "loopback providers only: pause between streamed chunks (slow-stream demos and benchmarks).",
+    ),
 ];
 
 /// Sections whose keys are chosen by the user (model names and globs).

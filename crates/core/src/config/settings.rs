@@ -138,6 +138,8 @@ pub struct ProviderSettings {
     pub timeout: Duration,
     pub models: Vec<String>,
     pub max_retries: u32,
+    /// Loopback only: pause between streamed chunks.
+    pub chunk_delay: Duration,
 }
 
 /// One `[routes]` entry.
@@ -375,7 +377,6 @@ fn providers(r: &Reader<'_>) -> Result<Vec<ProviderSettings>, ConfigError> {
     let mut out = Vec::new();
     for name in r.values.provider_names() {
         let key = |f: &str| format!("provider.{name}.{f}");
-        let field_kind = |f: &str| registry::find_provider_field(f).map_or(Kind::Text, |d| d.kind);
         for f in registry::PROVIDER_KEYS {
             let k = key(f.name);
             if r.values.get(&k).is_some() {
@@ -426,8 +427,13 @@ fn providers(r: &Reader<'_>) -> Result<Vec<ProviderSettings>, ConfigError> {
             "" => 1,
             v => value::parse_int(v, 0, 10).map_err(|m| r.invalid(&retries_key, m))?,
         };
-        let _ = field_kind;
+        let delay_key = key("chunk_delay");
+        let chunk_delay = match r.raw(&delay_key) {
+            "" => Duration::ZERO,
+            v => units::parse_duration(v).map_err(|m| r.invalid(&delay_key, m))?,
+        };
         out.push(ProviderSettings {
+            chunk_delay,
             name: name.to_owned(),
             kind,
             base_url,

@@ -71,7 +71,7 @@ pub fn setting_ini() -> String {
     );
     for name in ["openai", "anthropic"] {
         let _ = write!(out, "\n# [provider.{name}]\n");
-        for f in PROVIDER_KEYS {
+        for f in PROVIDER_KEYS.iter().filter(|f| f.name != "chunk_delay") {
             let example = match (name, f.name) {
                 (_, "type") => name.to_owned(),
                 ("openai", "base_url") => "https://api.openai.com/v1".to_owned(),
