@@ -38,6 +38,7 @@ lint:
 
 ## bench: requests/s, latency, CPU µs/request and RSS of gatewayd vs a bare forwarder (needs wrk)
 bench:
+	bench/install-others.sh
 	bench/run.sh
 
 fmt:

@@ -31,7 +31,14 @@ start() {
   done
   echo "failed to start $*: $(cat "$log")" >&2; exit 1
 }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# CPU ticks of a process and all its descendants (LiteLLM and Portkey run several).
+cpu_ticks() {
+  local total=0 p
+  for p in $1 $(pgrep -P "$1" 2>/dev/null) $(for c in $(pgrep -P "$1" 2>/dev/null); do pgrep -P "$c"; done); do
+    [ -r "/proc/$p/stat" ] && total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+  done
+  echo "$total"
+}
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 
@@ -57,12 +64,13 @@ LBODY='{"model":"loopback","messages":[{"role":"user","content":"Say something a
 LSBODY='{"model":"loopback","stream":true,"messages":[{"role":"user","content":"Say something about foxes and dogs and cats."}]}'
 
 RESULTS=()
-# run NAME PID ADDR BODY CONNS
+# run NAME PID ADDR BODY CONNS [HEADERS]
 run() {
   local name=$1 pid=$2 addr=$3 body=$4 conns=$5
+  export BENCH_HEADERS=${6:-}
   BENCH_BODY=$body wrk -t1 -c"$conns" -d1s -s bench/post.lua "http://$addr" >/dev/null 2>&1 || true  # warm-up
   local before; before=$(cpu_ticks "$pid")
-  local out; out=$(BENCH_BODY=$body wrk -t1 -c"$conns" -d"${DUR}s" --latency -s bench/post.lua "http://$addr")
+  local out; out=$(BENCH_BODY=$body wrk -t1 -c"$conns" -d"${DUR}s" --latency -s bench/post.lua "http://$addr" 2>&1 || true)
   local after; after=$(cpu_ticks "$pid")
   local reqs; reqs=$(echo "$out" | awk '/requests in/ {print $1}')
   local rps; rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
@@ -83,15 +91,71 @@ run "gatewayd → mock, stream" "$GW_PID" "$GW" "$SBODY" "$CONNS"
 run "gatewayd loopback" "$GW_PID" "$GW" "$LBODY" 64
 run "gatewayd loopback, stream" "$GW_PID" "$GW" "$LSBODY" 64
 
+# Other gateways against the same mock, same load (when installed: bench/install-others.sh).
+LITELLM=bench/out/venv-litellm/bin/litellm
+if [ -x "$LITELLM" ]; then
+  cat >"$CFG/litellm.yaml" <<YAML
+model_list:
+  - model_name: gpt-bench
+    litellm_params:
+      model: openai/gpt-bench
+      api_base: http://$MOCK/v1
+      api_key: sk-bench
+YAML
+  LPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  LITELLM_MASTER_KEY=sk-bench-7f3c9a2e41d84b6f9e0a5c1d2b3e4f50 LITELLM_TELEMETRY=False \
+  "$LITELLM" --config "$CFG/litellm.yaml" --host 127.0.0.1 --port "$LPORT" --num_workers 1 >"$OUT/litellm.log" 2>&1 &
+  LL_PID=$!; PIDS+=("$LL_PID")
+  for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$LPORT/health/liveliness" >/dev/null 2>&1 && break; sleep 0.2; done
+  run "LiteLLM proxy → mock" "$LL_PID" "127.0.0.1:$LPORT" "$BODY" "$CONNS" "Authorization: Bearer sk-bench-7f3c9a2e41d84b6f9e0a5c1d2b3e4f50"
+  kill "$LL_PID" 2>/dev/null || true
+fi
+PORTKEY=bench/out/portkey/node_modules/@portkey-ai/gateway/build/start-server.js
+if [ -f "$PORTKEY" ]; then
+  PPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  NODE_ENV=production node "$PORTKEY" --port="$PPORT" --headless >"$OUT/portkey.log" 2>&1 &
+  PK_PID=$!; PIDS+=("$PK_PID")
+  for _ in $(seq 1 100); do curl -s "http://127.0.0.1:$PPORT/" >/dev/null 2>&1 && break; sleep 0.2; done
+  run "Portkey gateway → mock" "$PK_PID" "127.0.0.1:$PPORT" "$BODY" "$CONNS" "Authorization: Bearer sk-bench|x-portkey-provider: openai|x-portkey-custom-host: http://$MOCK/v1"
+  kill "$PK_PID" 2>/dev/null || true
+fi
+
+# Time to first byte, streaming through gatewayd vs straight from the mock (32 clients).
+TTFB_DIRECT=$("$BIN/streams" --url "http://$MOCK/v1/chat/completions" --conns 32 --requests 100 --body "$SBODY" --threads 1)
+TTFB_GW=$("$BIN/streams" --url "http://$GW/v1/chat/completions" --conns 32 --requests 100 --body "$SBODY" --threads 1)
+
+# Many slow streams held at once: a loopback provider pausing between chunks.
+SLOW_STREAMS=${BENCH_SLOW_STREAMS:-10000}
+cat >"$CFG/slow.ini" <<INI
+[provider.slow]
+type = loopback
+models = slow
+chunk_delay = 200ms
+INI
+mkdir -p "$CFG/slow"; cp "$CFG/slow.ini" "$CFG/slow/setting.ini"
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+read -r SLOW_PID SLOW <<<"$(start gatewayd-slow "$BIN/gatewayd" --config "$CFG/slow" --listen 127.0.0.1:0 --set "log.level=info,tokgateway::request=warn")"
+SLOW_BODY='{"model":"slow","stream":true,"messages":[{"role":"user","content":"one two three four five six seven eight"}]}'
+SLOW_RESULT=$("$BIN/streams" --url "http://$SLOW/v1/chat/completions" --conns "$SLOW_STREAMS" --requests 1 --body "$SLOW_BODY" --threads 1)
+SLOW_PEAK=$(( $(hwm_kib "$SLOW_PID") / 1024 ))
+
 {
   echo
   echo "## $(date -u +%Y-%m-%d) — $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr), ${DUR}s per row, wrk -t1"
   echo
   echo "gatewayd idle RSS: $((IDLE_RSS / 1024)) MiB. Accounting on, auth off (the ledger is not built yet)."
   echo
+  echo "Streaming TTFB, 32 clients x 100 requests: straight from the mock: $TTFB_DIRECT; through gatewayd: $TTFB_GW"
+  echo
+  echo "$SLOW_STREAMS concurrent slow streams (loopback, 200 ms between chunks, ~2 s each): $SLOW_RESULT; gatewayd peak RSS $SLOW_PEAK MiB"
+  echo
   echo "| target | conns | req/s | p50 | p99 | CPU µs/req | peak RSS MiB | errors |"
   echo "|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${RESULTS[@]}"
 } >"$OUT/latest.md"
 echo
-echo "gatewayd idle RSS: $((IDLE_RSS / 1024)) MiB; table written to $OUT/latest.md (append it to bench/RESULTS.md to record it)"
+echo "gatewayd idle RSS: $((IDLE_RSS / 1024)) MiB"
+echo "streaming TTFB direct: $TTFB_DIRECT"
+echo "streaming TTFB gatewayd: $TTFB_GW"
+echo "$SLOW_STREAMS slow streams: $SLOW_RESULT; peak RSS $SLOW_PEAK MiB"
+echo "table written to $OUT/latest.md (append it to bench/RESULTS.md to record it)"
