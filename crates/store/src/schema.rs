@@ -1,0 +1,73 @@
+//! The schema, versioned: each migration runs once, in order, recorded in
+//! `schema_version`. The SQL is accepted by both SQLite and PostgreSQL.
+
+use crate::{Store, StoreError};
+
+const MIGRATIONS: &[&str] = &[
+    // 1: users, keys, ledger.
+    "CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        email TEXT,
+        role TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+    );
+    CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        user_name TEXT NOT NULL,
+        name TEXT,
+        hash TEXT NOT NULL UNIQUE,
+        prefix TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        expires_at BIGINT,
+        revoked_at BIGINT,
+        rpm BIGINT,
+        tpm BIGINT,
+        budget_usd DOUBLE PRECISION,
+        models TEXT NOT NULL
+    );
+    CREATE INDEX api_keys_user ON api_keys (user_name);
+    CREATE TABLE usage (
+        request_id TEXT PRIMARY KEY,
+        time BIGINT NOT NULL,
+        user_name TEXT,
+        key_id TEXT,
+        endpoint TEXT NOT NULL,
+        requested_model TEXT NOT NULL,
+        upstream_model TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        prompt_tokens BIGINT NOT NULL,
+        completion_tokens BIGINT NOT NULL,
+        cost_usd DOUBLE PRECISION NOT NULL,
+        latency_ms BIGINT NOT NULL,
+        ttfb_ms BIGINT,
+        status BIGINT NOT NULL,
+        error_type TEXT,
+        streamed BIGINT NOT NULL
+    );
+    CREATE INDEX usage_time ON usage (time);
+    CREATE INDEX usage_key ON usage (key_id);",
+];
+
+pub(crate) async fn migrate(store: &Store) -> Result<(), StoreError> {
+    let pool = store.pool();
+    sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+        .execute(pool)
+        .await?;
+    let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_version")
+        .fetch_one(pool)
+        .await?;
+    let current = usize::try_from(current.unwrap_or(0)).unwrap_or(0);
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let mut tx = pool.begin().await?;
+        for stmt in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            sqlx::query(stmt).execute(&mut *tx).await?;
+        }
+        sqlx::query("INSERT INTO schema_version (version) VALUES ($1)")
+            .bind(i64::try_from(i + 1).unwrap_or(i64::MAX))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}

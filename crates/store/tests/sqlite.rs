@@ -1,0 +1,193 @@
+//! The store on SQLite: users, keys (hash only), ledger and summaries.
+#![allow(clippy::unwrap_used)]
+
+use tokgateway_store::{Group, NewKey, Role, Store, StoreError, UsageRow, hash_key, now_ms};
+
+async fn store() -> (tempfile::TempDir, Store, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sub/dir/gateway.db");
+    let url = format!("sqlite://{}", path.display());
+    let s = Store::connect(&url).await.unwrap();
+    (dir, s, url)
+}
+
+fn row(
+    id: &str,
+    model: &str,
+    user: &str,
+    key: &str,
+    p: u64,
+    c: u64,
+    cost: f64,
+    time: i64,
+) -> UsageRow {
+    UsageRow {
+        time,
+        request_id: id.into(),
+        user: Some(user.into()),
+        key_id: Some(key.into()),
+        endpoint: "/v1/chat/completions".into(),
+        requested_model: model.into(),
+        upstream_model: model.into(),
+        provider: "p".into(),
+        prompt_tokens: p,
+        completion_tokens: c,
+        cost_usd: cost,
+        latency_ms: 5,
+        ttfb_ms: Some(1),
+        status: 200,
+        error_type: None,
+        streamed: false,
+    }
+}
+
+#[tokio::test]
+async fn users_and_keys() {
+    let (_dir, s, url) = store().await;
+    // Migrations are idempotent.
+    Store::connect(&url).await.unwrap();
+    s.create_user("ann", Some("ann@example.com"), Role::Admin)
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.create_user("ann", None, Role::User).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert!(matches!(
+        s.create_user("bad name", None, Role::User).await,
+        Err(StoreError::Invalid(_))
+    ));
+    let users = s.list_users().await.unwrap();
+    assert_eq!(users.len(), 1);
+    assert_eq!(serde_json::to_value(&users[0]).unwrap()["role"], "admin");
+
+    let (info, secret) = s
+        .create_key(&NewKey {
+            user: "ann".into(),
+            name: Some("ci".into()),
+            rpm: Some(60),
+            models: vec!["gpt-*".into()],
+            ..NewKey::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        secret.starts_with("tgw_") && secret.len() >= 4 + 43,
+        "{secret}"
+    );
+    assert!(matches!(
+        s.create_key(&NewKey {
+            user: "nobody".into(),
+            ..NewKey::default()
+        })
+        .await,
+        Err(StoreError::NotFound(_))
+    ));
+    let found = s.find_key(&secret).await.unwrap().unwrap();
+    assert_eq!(found.key.id, info.id);
+    assert_eq!(found.role, Role::Admin);
+    assert!(found.is_valid_at(now_ms()));
+    assert!(s.find_key("tgw_not-a-key").await.unwrap().is_none());
+    let listed = serde_json::to_value(s.list_keys(Some("ann")).await.unwrap()).unwrap();
+    assert_eq!(listed[0]["rpm"], 60);
+    assert_eq!(listed[0]["models"], serde_json::json!(["gpt-*"]));
+    assert_eq!(listed[0]["revoked"], false);
+
+    // Only the hash is stored: the secret appears nowhere in the database file.
+    s.close().await;
+    let s = Store::connect(&url).await.unwrap();
+    let path = url.trim_start_matches("sqlite://");
+    for f in [path.to_owned(), format!("{path}-wal")] {
+        if let Ok(bytes) = std::fs::read(&f) {
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(!text.contains(&secret[4..]), "secret stored in {f}");
+        }
+    }
+    assert_eq!(hash_key(&secret).len(), 64);
+
+    assert!(s.revoke_key(&info.id).await.unwrap());
+    assert!(
+        !s.find_key(&secret)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_valid_at(now_ms())
+    );
+    assert!(!s.revoke_key("key_missing").await.unwrap());
+
+    let (_, expiring) = s
+        .create_key(&NewKey {
+            user: "ann".into(),
+            expires_at: Some(now_ms() - 1),
+            ..NewKey::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        !s.find_key(&expiring)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_valid_at(now_ms())
+    );
+
+    s.delete_user("ann").await.unwrap();
+    assert!(matches!(
+        s.delete_user("ann").await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn ledger_is_idempotent_and_summarised() {
+    let (_dir, s, _) = store().await;
+    let day = 86_400_000;
+    let t0 = 1_790_000_000_000 - (1_790_000_000_000 % day);
+    let rows = vec![
+        row("r1", "gpt-4o", "ann", "k1", 10, 5, 0.5, t0),
+        row("r2", "gpt-4o", "bob", "k2", 20, 10, 1.0, t0 + 1000),
+        row("r3", "claude", "ann", "k1", 1, 1, 0.25, t0 + day),
+    ];
+    assert_eq!(s.insert_usage(&rows).await.unwrap(), 3);
+    // A retried batch writes nothing twice.
+    assert_eq!(s.insert_usage(&rows).await.unwrap(), 0);
+    assert_eq!(s.usage_count().await.unwrap(), 3);
+
+    let by_model = s
+        .usage_summary(Group::Model, None, None, None)
+        .await
+        .unwrap();
+    let v = serde_json::to_value(&by_model).unwrap();
+    assert_eq!(v["rows"][0]["group"], "claude");
+    assert_eq!(
+        v["rows"][1],
+        serde_json::json!({"group": "gpt-4o", "requests": 2, "prompt_tokens": 30, "completion_tokens": 15, "cost_usd": 1.5})
+    );
+    assert_eq!(v["total"]["requests"], 3);
+    assert_eq!(v["total"]["cost_usd"], 1.75);
+
+    let by_day = s.usage_summary(Group::Day, None, None, None).await.unwrap();
+    assert_eq!(by_day.rows.len(), 2);
+    assert_eq!(by_day.rows[0].requests, 2);
+    let since = s
+        .usage_summary(Group::User, Some(t0 + day), None, None)
+        .await
+        .unwrap();
+    assert_eq!(since.total.requests, 1);
+    let of_key = s
+        .usage_summary(Group::Key, None, None, Some("k1"))
+        .await
+        .unwrap();
+    assert_eq!(of_key.total.requests, 2);
+    let of_user = s
+        .usage_summary(Group::Model, None, Some("bob"), None)
+        .await
+        .unwrap();
+    assert_eq!(of_user.total.prompt_tokens, 20);
+
+    // Many rows in one batch (more than one INSERT statement).
+    let many: Vec<UsageRow> = (0..230)
+        .map(|n| row(&format!("m{n}"), "m", "u", "k", 1, 1, 0.0, t0))
+        .collect();
+    assert_eq!(s.insert_usage(&many).await.unwrap(), 230);
+}
