@@ -1,5 +1,5 @@
 //! The store on SQLite: users, keys (hash only), ledger and summaries.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::too_many_arguments)]
 
 use tokgateway_store::{Group, NewKey, Role, Store, StoreError, UsageRow, hash_key, now_ms};
 
