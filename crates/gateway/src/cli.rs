@@ -40,6 +40,25 @@ pub enum Command {
     },
     /// Check this machine, the configuration and the providers' reachability.
     Doctor,
+    /// Manage users (works on the configured store directly).
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// Manage API keys (works on the configured store directly).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Totals from the usage ledger: requests, tokens and cost.
+    Usage {
+        /// Group rows by model, user, key or day.
+        #[arg(long, value_enum, default_value = "model")]
+        by: UsageGroup,
+        /// Only rows from this date (YYYY-MM-DD, UTC) or this long ago (e.g. 7d, 12h).
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+    },
     /// Health, version, uptime and resource figures of a running gatewayd.
     Status {
         /// The daemon's base URL (default: TOKGATEWAY_URL, else from server.listen).
@@ -98,4 +117,69 @@ pub enum ConfigCommand {
         /// The new value.
         value: String,
     },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Role {
+    Admin,
+    User,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum UsageGroup {
+    Model,
+    User,
+    Key,
+    Day,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create a user.
+    Create {
+        name: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long, value_enum, default_value = "user")]
+        role: Role,
+    },
+    /// List users.
+    List,
+    /// Delete a user and revoke their keys (their usage stays in the ledger).
+    Delete { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create an API key; it is printed once.
+    Create {
+        /// The key's owner.
+        #[arg(long)]
+        user: String,
+        /// A label for the key.
+        #[arg(long)]
+        name: Option<String>,
+        /// Requests per minute.
+        #[arg(long)]
+        rpm: Option<u32>,
+        /// Tokens per minute.
+        #[arg(long)]
+        tpm: Option<u64>,
+        /// Spending limit in USD.
+        #[arg(long = "budget-usd")]
+        budget_usd: Option<f64>,
+        /// Model globs the key may use (comma list; default: all).
+        #[arg(long)]
+        models: Option<String>,
+        /// Lifetime, e.g. 30d, 12h.
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// List keys (never their secrets).
+    List {
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Revoke a key.
+    Revoke { id: String },
 }

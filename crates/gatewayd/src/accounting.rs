@@ -18,6 +18,8 @@ pub struct UsageRecord {
     pub time: SystemTime,
     pub request_id: Arc<str>,
     pub endpoint: &'static str,
+    pub user: Option<String>,
+    pub key_id: Option<String>,
     pub requested_model: String,
     pub upstream_model: String,
     pub provider: String,
@@ -81,6 +83,8 @@ impl RecordGuard {
                 time: SystemTime::now(),
                 request_id,
                 endpoint,
+                user: None,
+                key_id: None,
                 requested_model: requested_model.to_owned(),
                 upstream_model: String::new(),
                 provider: String::new(),
@@ -108,6 +112,14 @@ impl RecordGuard {
         if let Some(r) = self.rec() {
             provider.clone_into(&mut r.provider);
             upstream_model.clone_into(&mut r.upstream_model);
+        }
+    }
+
+    /// Who made the request.
+    pub fn set_identity(&mut self, identity: Option<&crate::auth::Identity>) {
+        if let (Some(r), Some(id)) = (self.rec(), identity) {
+            r.user = Some(id.user.clone());
+            r.key_id = Some(id.key_id.clone());
         }
     }
 
@@ -174,19 +186,127 @@ impl Drop for RecordGuard {
 /// record keeps the request path from waking another thread per request.
 const DRAIN_EVERY: Duration = Duration::from_millis(10);
 
-/// Drains the sink: one log line and the metrics per record. Returns when
-/// every sender is gone (after shutdown), so nothing queued is lost.
-pub async fn consume(mut rx: mpsc::UnboundedReceiver<UsageRecord>) {
+/// Where drained records are written in batches.
+pub struct LedgerWriter {
+    pub store: tokgateway_store::Store,
+    pub batch_size: usize,
+    pub flush_interval: Duration,
+    /// Set false while writes fail (for `/ready`).
+    pub healthy: Arc<std::sync::atomic::AtomicBool>,
+}
+
+fn to_row(r: &UsageRecord) -> tokgateway_store::UsageRow {
+    tokgateway_store::UsageRow {
+        time: r
+            .time
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        request_id: r.request_id.to_string(),
+        user: r.user.clone(),
+        key_id: r.key_id.clone(),
+        endpoint: r.endpoint.to_owned(),
+        requested_model: r.requested_model.clone(),
+        upstream_model: r.upstream_model.clone(),
+        provider: r.provider.clone(),
+        prompt_tokens: r.prompt_tokens,
+        completion_tokens: r.completion_tokens,
+        cost_usd: r.cost_usd,
+        latency_ms: r.latency_ms,
+        ttfb_ms: r.ttfb_ms,
+        status: r.status,
+        error_type: r.error_type.clone(),
+        streamed: r.streamed,
+    }
+}
+
+/// Pending rows, waiting for the next batch.
+static QUEUED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Rows waiting to be written (for `/metrics`).
+pub fn queued() -> usize {
+    QUEUED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+impl LedgerWriter {
+    /// Writes `pending`; keeps it (for a retry) when the store fails.
+    async fn flush(&self, pending: &mut Vec<tokgateway_store::UsageRow>) -> bool {
+        if pending.is_empty() {
+            return true;
+        }
+        let ok = match self.store.insert_usage(pending).await {
+            Ok(_) => {
+                pending.clear();
+                true
+            }
+            Err(e) => {
+                tracing::error!(rows = pending.len(), error = %e, "ledger write failed; the rows are kept and retried");
+                false
+            }
+        };
+        self.healthy.store(ok, std::sync::atomic::Ordering::Relaxed);
+        QUEUED.store(pending.len(), std::sync::atomic::Ordering::Relaxed);
+        ok
+    }
+}
+
+/// Drains the sink: one log line and the metrics per record, and the ledger
+/// rows written in batches of `batch_size` or every `flush_interval`. Returns
+/// when every sender is gone (after shutdown) and everything queued is
+/// written, so nothing is lost on a graceful stop.
+pub async fn consume(mut rx: mpsc::UnboundedReceiver<UsageRecord>, ledger: Option<LedgerWriter>) {
     let mut tick = tokio::time::interval(DRAIN_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut pending: Vec<tokgateway_store::UsageRow> = Vec::new();
+    let mut last_flush = Instant::now();
+    let mut backoff = Duration::ZERO;
     loop {
         tick.tick().await;
+        let mut closed = false;
         loop {
             match rx.try_recv() {
-                Ok(r) => handle(&r),
+                Ok(r) => {
+                    handle(&r);
+                    if ledger.is_some() {
+                        pending.push(to_row(&r));
+                    }
+                }
                 Err(mpsc::error::TryRecvError::Empty) => break,
-                Err(mpsc::error::TryRecvError::Disconnected) => return,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    closed = true;
+                    break;
+                }
             }
+        }
+        let Some(ledger) = &ledger else {
+            if closed {
+                return;
+            }
+            continue;
+        };
+        QUEUED.store(pending.len(), std::sync::atomic::Ordering::Relaxed);
+        if closed {
+            // Shutdown: write everything, retrying for a while before giving up.
+            for attempt in 0..20u32 {
+                if ledger.flush(&mut pending).await {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt + 1))).await;
+            }
+            tracing::error!(
+                rows = pending.len(),
+                "ledger rows could not be written before exit"
+            );
+            return;
+        }
+        let due = pending.len() >= ledger.batch_size
+            || (last_flush.elapsed() >= ledger.flush_interval + backoff && !pending.is_empty());
+        if due {
+            last_flush = Instant::now();
+            backoff = if ledger.flush(&mut pending).await {
+                Duration::ZERO
+            } else {
+                (backoff * 2).clamp(Duration::from_millis(100), Duration::from_secs(5))
+            };
         }
     }
 }

@@ -40,11 +40,20 @@ pub struct AppState {
     /// Set while memory is at or above the shedding threshold.
     pub shedding: AtomicBool,
     pub concurrency: Option<Arc<Semaphore>>,
+    pub store: tokgateway_store::Store,
+    /// Present when `auth.enabled`.
+    pub auth: Option<crate::auth::Authenticator>,
+    /// False while the last ledger write failed.
+    pub ledger_healthy: Arc<AtomicBool>,
 }
 
 impl AppState {
     /// Builds the state: one pooled client per HTTP provider.
-    pub fn new(settings: Settings, sink: Sink) -> anyhow::Result<Arc<Self>> {
+    pub fn new(
+        settings: Settings,
+        sink: Sink,
+        store: tokgateway_store::Store,
+    ) -> anyhow::Result<Arc<Self>> {
         crate::tls::install_crypto_provider();
         let upstreams = settings
             .providers
@@ -57,13 +66,20 @@ impl AppState {
             .max_concurrent_requests
             .map(|n| Arc::new(Semaphore::new(n)));
         let monitor = Mutex::new(ResourceMonitor::new(settings.limits.max_memory));
+        let auth = settings
+            .auth
+            .enabled
+            .then(|| crate::auth::Authenticator::new(store.clone()));
         Ok(Arc::new(Self {
+            auth,
             settings,
             upstreams,
             sink,
             monitor,
             shedding: AtomicBool::new(false),
             concurrency,
+            store,
+            ledger_healthy: Arc::new(AtomicBool::new(true)),
         }))
     }
 
@@ -95,6 +111,8 @@ pub struct RequestCtx {
     pub request_id: Arc<str>,
     pub started: Instant,
     pub permit: Option<Arc<tokio::sync::OwnedSemaphorePermit>>,
+    /// The caller, when auth is on.
+    pub identity: Option<Arc<crate::auth::Identity>>,
 }
 
 /// A cheap unique id: 96 random bits in hex.
@@ -109,6 +127,14 @@ pub fn protocol_of(path: &str) -> Protocol {
     } else {
         Protocol::OpenAi
     }
+}
+
+/// Routes anyone may call, auth or not.
+fn is_public_route(path: &str) -> bool {
+    matches!(
+        path,
+        "/health" | "/ready" | "/metrics" | "/metrics/resource"
+    ) || path.starts_with("/console")
 }
 
 fn is_proxy_route(path: &str) -> bool {
@@ -129,6 +155,30 @@ async fn frame(State(app): State<Arc<AppState>>, mut req: Request, next: Next) -
     let path = req.uri().path();
     let proxied = is_proxy_route(path) && req.method() != axum::http::Method::GET;
     let protocol = protocol_of(path);
+    let mut identity = None;
+    if let Some(auth) = &app.auth
+        && !is_public_route(path)
+    {
+        let denied = match crate::auth::presented_key(req.headers()) {
+            None => Err(crate::auth::Denied::Missing),
+            Some(key) => auth.authenticate(key).await,
+        };
+        match denied {
+            Ok(id) => identity = Some(id),
+            Err(d) => {
+                let status = if d == crate::auth::Denied::Unavailable {
+                    StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    StatusCode::UNAUTHORIZED
+                };
+                let mut resp = ApiError::new(protocol, status, d.message()).into_response();
+                if let Ok(v) = HeaderValue::from_str(&request_id) {
+                    resp.headers_mut().insert("x-request-id", v);
+                }
+                return resp;
+            }
+        }
+    }
     let mut resp = if proxied {
         if app.shedding.load(Ordering::Relaxed) {
             ApiError::new(
@@ -156,6 +206,7 @@ async fn frame(State(app): State<Arc<AppState>>, mut req: Request, next: Next) -
                         request_id: request_id.clone(),
                         started,
                         permit,
+                        identity: identity.clone(),
                     });
                     crate::metrics::IN_FLIGHT.fetch_add(1, Ordering::Relaxed);
                     let r =
@@ -178,6 +229,7 @@ async fn frame(State(app): State<Arc<AppState>>, mut req: Request, next: Next) -
             request_id: request_id.clone(),
             started,
             permit: None,
+            identity,
         });
         next.run(req).await
     };

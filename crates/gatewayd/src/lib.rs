@@ -8,6 +8,7 @@
 
 pub mod accounting;
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod error;
 pub mod logging;
@@ -145,23 +146,41 @@ impl Running {
         self.shutdown.cancel();
         let _ = self.server.await;
         // The last senders go with the app state.
+        let store = self.app.store.clone();
         drop(self.app);
         self.background.close();
         self.background.wait().await;
+        store.close().await;
     }
 }
 
 /// Binds and serves `settings` on the current runtime.
 pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     let (sink, rx) = accounting::Sink::new();
-    let app = app::AppState::new(settings, sink)?;
+    let store = tokgateway_store::Store::connect(&settings.store_url).await?;
+    if settings.ledger.durability == tokgateway_core::config::settings::Durability::Sync {
+        tracing::warn!(
+            "ledger.durability = sync is not implemented yet: ledger rows are written in batches after the response (async)"
+        );
+    }
+    let ledger = accounting::LedgerWriter {
+        store: store.clone(),
+        batch_size: settings.ledger.batch_size,
+        flush_interval: settings.ledger.flush_interval,
+        healthy: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
+    };
+    let app = app::AppState::new(settings, sink, store)?;
+    let ledger = accounting::LedgerWriter {
+        healthy: app.ledger_healthy.clone(),
+        ..ledger
+    };
     let _ = metrics::handle();
     let server = server::Server::bind(&app).await?;
     let url = server.url();
     let addr = server.local_addr;
     let shutdown = CancellationToken::new();
     let background = tokio_util::task::TaskTracker::new();
-    background.spawn(accounting::consume(rx));
+    background.spawn(accounting::consume(rx, Some(ledger)));
     if app.settings.limits.max_memory.is_some() {
         let weak = Arc::downgrade(&app);
         let token = shutdown.clone();

@@ -119,6 +119,16 @@ async fn chat_inner(
         .and_then(|o| o.include_usage)
         .unwrap_or(false);
 
+    if let Some(id) = &ctx.identity
+        && !id.allows(&model)
+    {
+        return Err(ApiError::new(
+            protocol,
+            StatusCode::FORBIDDEN,
+            format!("this API key may not use model `{model}`"),
+        )
+        .with_param("model"));
+    }
     let settings = &app.settings;
     let target = crate::routing::resolve(settings, &model).ok_or_else(|| {
         ApiError::new(
@@ -145,6 +155,7 @@ async fn chat_inner(
         ctx.permit,
     );
     guard.set_streamed(stream);
+    guard.set_identity(ctx.identity.as_deref());
     let price = |m: &str| {
         settings
             .prices

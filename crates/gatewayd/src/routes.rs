@@ -185,6 +185,17 @@ pub async fn ready(State(app): State<Arc<AppState>>) -> Response {
     if app.upstreams.is_empty() {
         reasons.push("no provider is configured".to_owned());
     }
+    match tokio::time::timeout(std::time::Duration::from_secs(2), app.store.ping()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => reasons.push(format!("the store does not answer: {e}")),
+        Err(_) => reasons.push("the store does not answer within 2 s".to_owned()),
+    }
+    if !app
+        .ledger_healthy
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        reasons.push("ledger writes are failing; rows are kept and retried".to_owned());
+    }
     if app.shedding.load(std::sync::atomic::Ordering::Relaxed) {
         reasons.push("memory is above the shedding threshold".to_owned());
     }
@@ -208,7 +219,7 @@ pub async fn ready(State(app): State<Arc<AppState>>) -> Response {
 pub async fn metrics() -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        crate::metrics::render(0),
+        crate::metrics::render(crate::accounting::queued()),
     )
         .into_response()
 }

@@ -119,7 +119,6 @@ pub fn overlay_ini(env: &str) -> String {
     }
     if env == "live" {
         out.push_str("\n[log]\n# One JSON object per line, for log collectors.\nformat = json\n");
-        out.push_str("\n[ledger]\n# Commit every request's usage row before its response completes.\ndurability = sync\n");
     }
     out
 }

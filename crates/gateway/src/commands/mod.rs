@@ -4,6 +4,7 @@ mod config;
 mod doctor;
 mod init;
 mod remote;
+mod store;
 
 use crate::Failure;
 use crate::cli::{Cli, Command};
@@ -14,6 +15,9 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Init(args) => init::run(cli, args),
         Command::Config { command } => config::run(cli, command),
         Command::Doctor => doctor::run(cli),
+        Command::Users { command } => store::users(cli, command),
+        Command::Keys { command } => store::keys(cli, command),
+        Command::Usage { by, since } => store::usage(cli, *by, since.as_deref()),
         Command::Status { url } => remote::status(cli, url.as_deref()),
         Command::Chat {
             url,

@@ -17,33 +17,61 @@ use tokgateway_core::config::{HostFacts, LoadOptions, Settings, load};
 use tokgateway_core::dirs::Os;
 use tokgateway_core::env::Environment;
 
-/// Settings from `setting.ini` text plus `--set` pairs, isolated from the host.
-pub fn settings(ini: &str, sets: &[&str]) -> Settings {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("setting.ini"), ini).unwrap();
+/// Settings from `setting.ini` text plus `--set` pairs, isolated from the
+/// host; the store lives in `dir`.
+pub fn settings_in(dir: &std::path::Path, ini: &str, sets: &[&str]) -> Settings {
+    std::fs::write(dir.join("setting.ini"), ini).unwrap();
     let mut opts = LoadOptions {
-        config_dir: Some(dir.path().to_owned()),
+        config_dir: Some(dir.to_owned()),
         ..LoadOptions::default()
     };
     opts.push_set("server.listen=127.0.0.1:0").unwrap();
     for s in sets {
         opts.push_set(s).unwrap();
     }
-    let env = Environment::from_pairs([("HOME", dir.path().to_str().unwrap())]);
+    let env = Environment::from_pairs([("HOME", dir.to_str().unwrap())]);
     let host = HostFacts {
         cpus: 2,
         cgroup_memory_bytes: None,
         cgroup_cpus: None,
     };
-    let loaded = load(&opts, &env, Os::Linux, dir.path(), host).unwrap();
+    let loaded = load(&opts, &env, Os::Linux, dir, host).unwrap();
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     loaded.settings().unwrap()
 }
 
-pub async fn gateway(ini: &str, sets: &[&str]) -> tokgateway_gatewayd::Running {
-    tokgateway_gatewayd::start(settings(ini, sets))
+/// A gatewayd started in-process, with its temporary config and store.
+pub struct TestGateway {
+    running: tokgateway_gatewayd::Running,
+    pub dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for TestGateway {
+    type Target = tokgateway_gatewayd::Running;
+    fn deref(&self) -> &Self::Target {
+        &self.running
+    }
+}
+
+impl TestGateway {
+    /// Stops the gateway; the returned directory keeps its store until dropped.
+    pub async fn stop(self) -> tempfile::TempDir {
+        self.running.stop().await;
+        self.dir
+    }
+
+    /// The store's URL, to open it while or after the gateway runs.
+    pub fn store_url(&self) -> String {
+        self.running.app.settings.store_url.clone()
+    }
+}
+
+pub async fn gateway(ini: &str, sets: &[&str]) -> TestGateway {
+    let dir = tempfile::tempdir().unwrap();
+    let running = tokgateway_gatewayd::start(settings_in(dir.path(), ini, sets))
         .await
-        .unwrap()
+        .unwrap();
+    TestGateway { running, dir }
 }
 
 /// One scripted upstream answer.
