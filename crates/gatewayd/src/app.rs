@@ -252,6 +252,25 @@ pub fn router(app: Arc<AppState>) -> Router {
             "/anthropic/v1/messages/count_tokens",
             post(routes::count_tokens),
         )
+        .route("/api/v1/me", get(crate::admin::me))
+        .route("/api/v1/usage", get(crate::admin::my_usage))
+        .route("/api/v1/admin/usage", get(crate::admin::usage))
+        .route(
+            "/api/v1/admin/users",
+            get(crate::admin::list_users).post(crate::admin::create_user),
+        )
+        .route(
+            "/api/v1/admin/users/{name}",
+            axum::routing::delete(crate::admin::delete_user),
+        )
+        .route(
+            "/api/v1/admin/keys",
+            get(crate::admin::list_keys).post(crate::admin::create_key),
+        )
+        .route(
+            "/api/v1/admin/keys/{id}",
+            axum::routing::delete(crate::admin::revoke_key),
+        )
         .route("/health", get(routes::health))
         .route("/ready", get(routes::ready))
         .route("/metrics", get(routes::metrics))

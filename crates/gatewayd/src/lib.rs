@@ -7,6 +7,7 @@
 //! - [`server`]: listen, TLS, graceful shutdown.
 
 pub mod accounting;
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod cli;
