@@ -20,6 +20,8 @@ pub struct UsageRecord {
     pub endpoint: &'static str,
     pub user: Option<String>,
     pub key_id: Option<String>,
+    /// The key's own tokens-per-minute limit.
+    pub tpm: Option<u64>,
     pub requested_model: String,
     pub upstream_model: String,
     pub provider: String,
@@ -85,6 +87,7 @@ impl RecordGuard {
                 endpoint,
                 user: None,
                 key_id: None,
+                tpm: None,
                 requested_model: requested_model.to_owned(),
                 upstream_model: String::new(),
                 provider: String::new(),
@@ -120,6 +123,7 @@ impl RecordGuard {
         if let (Some(r), Some(id)) = (self.rec(), identity) {
             r.user = Some(id.user.clone());
             r.key_id = Some(id.key_id.clone());
+            r.tpm = id.tpm;
         }
     }
 
@@ -193,6 +197,9 @@ pub struct LedgerWriter {
     pub flush_interval: Duration,
     /// Set false while writes fail (for `/ready`).
     pub healthy: Arc<std::sync::atomic::AtomicBool>,
+    /// Token buckets and spend to debit once a request's usage is known.
+    pub limits: Option<Arc<crate::ratelimit::RateLimits>>,
+    pub default_tpm: Option<u64>,
 }
 
 fn to_row(r: &UsageRecord) -> tokgateway_store::UsageRow {
@@ -228,6 +235,17 @@ pub fn queued() -> usize {
 }
 
 impl LedgerWriter {
+    /// Charges a finished request to its key's token bucket and spend.
+    fn debit(&self, r: &UsageRecord) {
+        let (Some(limits), Some(key)) = (&self.limits, &r.key_id) else {
+            return;
+        };
+        if let Some(tpm) = r.tpm.or(self.default_tpm) {
+            limits.spend_tokens(key, tpm, r.prompt_tokens + r.completion_tokens);
+        }
+        limits.add_spend(key, r.cost_usd);
+    }
+
     /// Writes `pending`; keeps it (for a retry) when the store fails.
     async fn flush(&self, pending: &mut Vec<tokgateway_store::UsageRow>) -> bool {
         if pending.is_empty() {
@@ -266,7 +284,8 @@ pub async fn consume(mut rx: mpsc::UnboundedReceiver<UsageRecord>, ledger: Optio
             match rx.try_recv() {
                 Ok(r) => {
                     handle(&r);
-                    if ledger.is_some() {
+                    if let Some(l) = &ledger {
+                        l.debit(&r);
                         pending.push(to_row(&r));
                     }
                 }

@@ -45,6 +45,7 @@ pub struct AppState {
     pub auth: Option<crate::auth::Authenticator>,
     /// False while the last ledger write failed.
     pub ledger_healthy: Arc<AtomicBool>,
+    pub limits: Arc<crate::ratelimit::RateLimits>,
 }
 
 impl AppState {
@@ -80,6 +81,7 @@ impl AppState {
             concurrency,
             store,
             ledger_healthy: Arc::new(AtomicBool::new(true)),
+            limits: Arc::new(crate::ratelimit::RateLimits::default()),
         }))
     }
 

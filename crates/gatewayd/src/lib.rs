@@ -15,6 +15,7 @@ pub mod error;
 pub mod logging;
 pub mod metrics;
 pub mod proxy;
+pub mod ratelimit;
 pub mod routes;
 pub mod routing;
 pub mod server;
@@ -169,10 +170,14 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         batch_size: settings.ledger.batch_size,
         flush_interval: settings.ledger.flush_interval,
         healthy: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
+        limits: None,
+        default_tpm: None,
     };
     let app = app::AppState::new(settings, sink, store)?;
     let ledger = accounting::LedgerWriter {
         healthy: app.ledger_healthy.clone(),
+        limits: Some(app.limits.clone()),
+        default_tpm: app.settings.ratelimit.default_tpm,
         ..ledger
     };
     let _ = metrics::handle();

@@ -129,6 +129,38 @@ async fn chat_inner(
         )
         .with_param("model"));
     }
+    if let Some(id) = &ctx.identity {
+        let rl = &app.settings.ratelimit;
+        if let Err(wait) = app.limits.admit(
+            &id.key_id,
+            id.rpm.or(rl.default_rpm),
+            id.tpm.or(rl.default_tpm),
+        ) {
+            return Err(ApiError::new(
+                protocol,
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate limit exceeded for this API key",
+            )
+            .with_retry_after(wait));
+        }
+        if let Some(budget) = id.budget_usd {
+            let spent = match app.limits.cached_spend(&id.key_id) {
+                Some(s) => s,
+                None => {
+                    let s = app.store.key_spend_usd(&id.key_id).await.unwrap_or(0.0);
+                    app.limits.set_spend(&id.key_id, s);
+                    s
+                }
+            };
+            if spent >= budget {
+                return Err(ApiError::new(
+                    protocol,
+                    StatusCode::FORBIDDEN,
+                    format!("this API key's budget of {budget} USD is spent"),
+                ));
+            }
+        }
+    }
     let settings = &app.settings;
     let target = crate::routing::resolve(settings, &model).ok_or_else(|| {
         ApiError::new(

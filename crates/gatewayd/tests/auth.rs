@@ -248,3 +248,96 @@ async fn every_request_lands_in_the_ledger() {
     );
     store.close().await;
 }
+
+#[tokio::test]
+async fn rate_limits_and_budgets() {
+    let gw = gateway(
+        "[prices]\nloopback = 1000000,1000000\n",
+        &["auth.enabled=true", "ledger.flush_interval=20ms"],
+    )
+    .await;
+    let store = Store::connect(&gw.store_url()).await.unwrap();
+    store.create_user("cat", None, Role::User).await.unwrap();
+    let mk = |rpm: Option<u32>, tpm: Option<u64>, budget: Option<f64>| NewKey {
+        user: "cat".into(),
+        rpm,
+        tpm,
+        budget_usd: budget,
+        ..NewKey::default()
+    };
+    let (_, rpm2) = store.create_key(&mk(Some(2), None, None)).await.unwrap();
+    let (_, tpm10) = store.create_key(&mk(None, Some(10), None)).await.unwrap();
+    let (_, budget) = store.create_key(&mk(None, None, Some(5.0))).await.unwrap();
+    store.close().await;
+    let call = |key: String, protocol: &'static str| {
+        let url = format!(
+            "{}{}",
+            gw.url,
+            if protocol == "openai" {
+                "/v1/chat/completions"
+            } else {
+                "/v1/messages"
+            }
+        );
+        async move {
+            client()
+                .post(url)
+                .bearer_auth(key)
+                .json(&json!({"model": "loopback", "max_tokens": 50, "messages": [{"role": "user", "content": "one two three four"}]}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(call(rpm2.clone(), "openai").await.status(), 200);
+    assert_eq!(call(rpm2.clone(), "openai").await.status(), 200);
+    let r = call(rpm2.clone(), "anthropic").await;
+    assert_eq!(r.status(), 429);
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=30).contains(&wait), "{wait}");
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["type"],
+        "rate_limit_error"
+    );
+
+    // 10 tokens a minute: the first request spends more than that, the next waits.
+    assert_eq!(call(tpm10.clone(), "openai").await.status(), 200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        let s = call(tpm10.clone(), "openai").await.status();
+        if s == 429 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "token limit never applied"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Each request costs (prompt + completion) USD here; a 5 USD budget runs out.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let r = call(budget.clone(), "openai").await;
+        if r.status() == 403 {
+            assert!(
+                r.json::<Value>().await.unwrap()["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("budget")
+            );
+            break;
+        }
+        assert_eq!(r.status(), 200);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "budget never enforced"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _dir = gw.stop().await;
+}

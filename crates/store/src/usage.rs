@@ -171,6 +171,16 @@ impl Store {
         Ok(Summary { rows: out, total })
     }
 
+    /// A key's total cost in the ledger, in USD.
+    pub async fn key_spend_usd(&self, key_id: &str) -> Result<f64, StoreError> {
+        let v: f64 =
+            sqlx::query_scalar("SELECT COALESCE(SUM(cost_usd), 0.0) FROM usage WHERE key_id = $1")
+                .bind(key_id)
+                .fetch_one(self.pool())
+                .await?;
+        Ok(v)
+    }
+
     /// Rows stored, for tests and diagnostics.
     pub async fn usage_count(&self) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM usage")
