@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
 
 /// One request's accounting.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct UsageRecord {
     pub time: SystemTime,
     pub request_id: Arc<str>,
@@ -33,19 +33,23 @@ pub struct UsageRecord {
     pub status: u16,
     pub error_type: Option<String>,
     pub streamed: bool,
+    /// Told when the row is committed (`ledger.durability = sync`).
+    pub committed: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 /// Where records go. Cloning is cheap.
 #[derive(Clone)]
 pub struct Sink {
     tx: mpsc::UnboundedSender<UsageRecord>,
+    /// `ledger.durability = sync`: successful responses wait for their row's commit.
+    sync: bool,
 }
 
 impl Sink {
     /// A sink and the receiving end its consumer drains.
-    pub fn new() -> (Self, mpsc::UnboundedReceiver<UsageRecord>) {
+    pub fn new(sync: bool) -> (Self, mpsc::UnboundedReceiver<UsageRecord>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        (Self { tx }, rx)
+        (Self { tx, sync }, rx)
     }
 
     fn send(&self, record: UsageRecord) {
@@ -99,6 +103,7 @@ impl RecordGuard {
                 status: 499,
                 error_type: Some("client_closed".to_owned()),
                 streamed: false,
+                committed: None,
             }),
             first_byte: None,
             prices: None,
@@ -159,6 +164,26 @@ impl RecordGuard {
     pub fn finish(mut self, status: u16, error_type: Option<&str>) {
         self.set_status(status, error_type);
         self.emit();
+    }
+
+    /// Like [`RecordGuard::finish`], and with `ledger.durability = sync`
+    /// waits until the row is committed (a store outage holds the response
+    /// until the row is written).
+    pub async fn finish_committed(mut self, status: u16, error_type: Option<&str>) {
+        self.set_status(status, error_type);
+        let wait = if self.sink.sync {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            if let Some(r) = self.record.as_mut() {
+                r.committed = Some(tx);
+            }
+            Some(rx)
+        } else {
+            None
+        };
+        self.emit();
+        if let Some(rx) = wait {
+            let _ = rx.await;
+        }
     }
 
     fn emit(&mut self) {
@@ -275,6 +300,7 @@ pub async fn consume(mut rx: mpsc::UnboundedReceiver<UsageRecord>, ledger: Optio
     let mut tick = tokio::time::interval(DRAIN_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut pending: Vec<tokgateway_store::UsageRow> = Vec::new();
+    let mut waiting: Vec<tokio::sync::oneshot::Sender<()>> = Vec::new();
     let mut last_flush = Instant::now();
     let mut backoff = Duration::ZERO;
     loop {
@@ -282,11 +308,15 @@ pub async fn consume(mut rx: mpsc::UnboundedReceiver<UsageRecord>, ledger: Optio
         let mut closed = false;
         loop {
             match rx.try_recv() {
-                Ok(r) => {
+                Ok(mut r) => {
                     handle(&r);
                     if let Some(l) = &ledger {
                         l.debit(&r);
                         pending.push(to_row(&r));
+                    }
+                    // Without a ledger, dropping the sender releases the waiter.
+                    if let Some(tx) = r.committed.take() {
+                        waiting.push(tx);
                     }
                 }
                 Err(mpsc::error::TryRecvError::Empty) => break,
@@ -297,6 +327,7 @@ pub async fn consume(mut rx: mpsc::UnboundedReceiver<UsageRecord>, ledger: Optio
             }
         }
         let Some(ledger) = &ledger else {
+            waiting.clear();
             if closed {
                 return;
             }
@@ -307,6 +338,9 @@ pub async fn consume(mut rx: mpsc::UnboundedReceiver<UsageRecord>, ledger: Optio
             // Shutdown: write everything, retrying for a while before giving up.
             for attempt in 0..20u32 {
                 if ledger.flush(&mut pending).await {
+                    for tx in waiting.drain(..) {
+                        let _ = tx.send(());
+                    }
                     return;
                 }
                 tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt + 1))).await;
@@ -317,11 +351,21 @@ pub async fn consume(mut rx: mpsc::UnboundedReceiver<UsageRecord>, ledger: Optio
             );
             return;
         }
+        // Group commit: rows whose responses wait are written on the next tick,
+        // together with everything else queued by then.
+        let interval = if waiting.is_empty() {
+            ledger.flush_interval
+        } else {
+            Duration::ZERO
+        };
         let due = pending.len() >= ledger.batch_size
-            || (last_flush.elapsed() >= ledger.flush_interval + backoff && !pending.is_empty());
+            || (last_flush.elapsed() >= interval + backoff && !pending.is_empty());
         if due {
             last_flush = Instant::now();
             backoff = if ledger.flush(&mut pending).await {
+                for tx in waiting.drain(..) {
+                    let _ = tx.send(());
+                }
                 Duration::ZERO
             } else {
                 (backoff * 2).clamp(Duration::from_millis(100), Duration::from_secs(5))

@@ -158,13 +158,10 @@ impl Running {
 
 /// Binds and serves `settings` on the current runtime.
 pub async fn start(settings: Settings) -> anyhow::Result<Running> {
-    let (sink, rx) = accounting::Sink::new();
+    let (sink, rx) = accounting::Sink::new(
+        settings.ledger.durability == tokgateway_core::config::settings::Durability::Sync,
+    );
     let store = tokgateway_store::Store::connect(&settings.store_url).await?;
-    if settings.ledger.durability == tokgateway_core::config::settings::Durability::Sync {
-        tracing::warn!(
-            "ledger.durability = sync is not implemented yet: ledger rows are written in batches after the response (async)"
-        );
-    }
     let ledger = accounting::LedgerWriter {
         store: store.clone(),
         batch_size: settings.ledger.batch_size,

@@ -211,7 +211,8 @@ async fn chat_inner(
                 client_wants_usage,
                 &ctx.request_id,
                 guard,
-            ));
+            )
+            .await);
         }
         let translate = up.protocol().is_some_and(|p| p != protocol);
         let (upstream_body, mode) = if translate {
@@ -498,7 +499,7 @@ async fn buffered(
         guard.set_usage(i, o);
     }
     guard.first_byte();
-    guard.finish(200, None);
+    guard.finish_committed(200, None).await;
     json_response(StatusCode::OK, body, provider)
 }
 
@@ -614,6 +615,15 @@ impl Passthrough {
         }
     }
 
+    /// Ends a successful stream; with sync durability, after its row is committed.
+    async fn finish_committed(&mut self) {
+        self.finished = true;
+        if let Some(mut g) = self.guard.take() {
+            g.set_usage(self.usage.0, self.usage.1);
+            g.finish_committed(200, None).await;
+        }
+    }
+
     fn finish(&mut self, status: u16, error: Option<&str>) {
         self.finished = true;
         if let Some(mut g) = self.guard.take() {
@@ -663,7 +673,7 @@ fn stream_through(
                     let mut out = BytesMut::new();
                     st.end(&mut out);
                     if st.terminated {
-                        st.finish(200, None);
+                        st.finish_committed().await;
                         return (!out.is_empty()).then(|| (Ok(out.freeze()), st));
                     }
                     // The upstream stopped before its terminal event: end with an error event.
@@ -682,7 +692,7 @@ fn stream_through(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn loopback_answer(
+async fn loopback_answer(
     delay: Duration,
     protocol: Protocol,
     body: &Bytes,
@@ -703,7 +713,7 @@ fn loopback_answer(
     let id = request_id.trim_start_matches("req_");
     if !stream {
         guard.first_byte();
-        guard.finish(200, None);
+        guard.finish_committed(200, None).await;
         let body = loopback::response(protocol, id, model, created, &reply).to_string();
         return json_response(StatusCode::OK, body, "loopback");
     }
@@ -715,7 +725,7 @@ fn loopback_answer(
                 Some(e) => e,
                 None => {
                     if let Some(g) = guard.take() {
-                        g.finish(200, None);
+                        g.finish_committed(200, None).await;
                     }
                     return None;
                 }
