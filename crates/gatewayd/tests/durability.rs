@@ -109,8 +109,7 @@ async fn load(url: String, stop: Arc<Mutex<bool>>) -> Vec<String> {
     for t in tasks {
         let _ = t.await;
     }
-    let v = seen.lock().unwrap().clone();
-    v
+    std::mem::take(&mut *seen.lock().unwrap())
 }
 
 async fn missing(store_url: &str, ids: &[String]) -> Vec<String> {
