@@ -11,6 +11,8 @@
 
 mod keys;
 mod schema;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod time;
 mod usage;
 mod users;

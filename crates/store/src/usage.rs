@@ -141,7 +141,7 @@ impl Store {
             }
         };
         let sql = format!(
-            "SELECT {expr} AS grp, COUNT(*) AS requests, COALESCE(SUM(prompt_tokens), 0) AS p, COALESCE(SUM(completion_tokens), 0) AS c, \
+            "SELECT {expr} AS grp, COUNT(*) AS requests, CAST(COALESCE(SUM(prompt_tokens), 0) AS BIGINT) AS p, CAST(COALESCE(SUM(completion_tokens), 0) AS BIGINT) AS c, \
              COALESCE(SUM(cost_usd), 0.0) AS cost FROM usage \
              WHERE time >= $1 AND ($2 = '' OR user_name = $2) AND ($3 = '' OR key_id = $3) GROUP BY grp ORDER BY grp"
         );

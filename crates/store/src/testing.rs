@@ -1,0 +1,202 @@
+//! Throwaway servers for tests: PostgreSQL (initdb + pg_ctl from Debian's
+//! `postgresql`) and Redis (`redis-server`), each in a temp dir on a free
+//! loopback port, stopped on drop. When the binaries are missing, `start`
+//! returns `None` — unless `TGW_REQUIRE_SERVICES=1` (as `.ci/run` sets), then it
+//! panics, so CI cannot pass by skipping.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn required() -> bool {
+    std::env::var_os("TGW_REQUIRE_SERVICES").is_some_and(|v| v == "1")
+}
+
+fn missing<T>(what: &str) -> Option<T> {
+    assert!(
+        !required(),
+        "{what} is not installed and TGW_REQUIRE_SERVICES=1"
+    );
+    eprintln!("SKIP: {what} is not installed");
+    None
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+fn pg_bin() -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|p| p.join("initdb").exists())
+        .collect();
+    dirs.sort();
+    dirs.pop()
+}
+
+/// Runs a PostgreSQL tool, as the `postgres` user when we are root (initdb refuses root).
+fn pg(bin: &Path, tool: &str, args: &[&str]) -> std::process::Output {
+    let exe = bin.join(tool);
+    let mut cmd = if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(exe);
+        c
+    } else {
+        Command::new(exe)
+    };
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run a PostgreSQL tool")
+}
+
+/// A running throwaway PostgreSQL.
+pub struct Postgres {
+    pub url: String,
+    bin: PathBuf,
+    data: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Postgres {
+    pub fn start() -> Option<Self> {
+        let Some(bin) = pg_bin() else {
+            return missing("PostgreSQL (apt-get install postgresql)");
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("tgw-pg")
+            .tempdir_in("/tmp")
+            .unwrap();
+        if is_root() {
+            assert!(
+                Command::new("chown")
+                    .args(["-R", "postgres"])
+                    .arg(dir.path())
+                    .status()
+                    .unwrap()
+                    .success()
+            );
+        }
+        let data = dir.path().join("data").display().to_string();
+        let out = pg(
+            &bin,
+            "initdb",
+            &[
+                "-D",
+                &data,
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = free_port();
+        let opts = format!(
+            "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c max_connections=100",
+            dir.path().display()
+        );
+        let log = dir.path().join("log").display().to_string();
+        let out = pg(
+            &bin,
+            "pg_ctl",
+            &[
+                "-D", &data, "-o", &opts, "-l", &log, "-w", "-t", "30", "start",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "pg_ctl start: {} {}",
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        Some(Self {
+            url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+            bin,
+            data,
+            _dir: dir,
+        })
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let _ = pg(
+            &self.bin,
+            "pg_ctl",
+            &["-D", &self.data, "-m", "immediate", "-w", "stop"],
+        );
+    }
+}
+
+/// A running throwaway Redis.
+pub struct Redis {
+    pub url: String,
+    child: Child,
+}
+
+impl Redis {
+    pub fn start() -> Option<Self> {
+        let found = Command::new("redis-server")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !found {
+            return missing("Redis (apt-get install redis-server)");
+        }
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(Self {
+            url: format!("redis://127.0.0.1:{port}/0"),
+            child,
+        })
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,76 @@
+//! The same store behaviour on a throwaway PostgreSQL.
+#![allow(clippy::unwrap_used)]
+
+use tokgateway_store::testing::Postgres;
+use tokgateway_store::{Group, NewKey, Role, Store, StoreError, UsageRow, now_ms};
+
+#[tokio::test]
+async fn postgres_store() {
+    let Some(pg) = Postgres::start() else { return };
+    let s = Store::connect(&pg.url).await.unwrap();
+    assert_eq!(s.kind(), tokgateway_store::Kind::Postgres);
+    // Migrations are idempotent.
+    Store::connect(&pg.url).await.unwrap().close().await;
+
+    s.create_user("ann", None, Role::Admin).await.unwrap();
+    assert!(matches!(
+        s.create_user("ann", None, Role::User).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    let (info, secret) = s
+        .create_key(&NewKey {
+            user: "ann".into(),
+            models: vec!["gpt-*".into()],
+            ..NewKey::default()
+        })
+        .await
+        .unwrap();
+    let found = s.find_key(&secret).await.unwrap().unwrap();
+    assert!(found.is_valid_at(now_ms()));
+    assert_eq!(found.key.models, ["gpt-*"]);
+    assert!(s.revoke_key(&info.id).await.unwrap());
+    assert!(
+        !s.find_key(&secret)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_valid_at(now_ms())
+    );
+
+    let day = 86_400_000;
+    let t0 = 1_790_000_000_000 - (1_790_000_000_000 % day);
+    let row = |id: &str, t: i64| UsageRow {
+        time: t,
+        request_id: id.into(),
+        user: Some("ann".into()),
+        key_id: Some(info.id.clone()),
+        endpoint: "/v1/messages".into(),
+        requested_model: "m".into(),
+        upstream_model: "m".into(),
+        provider: "p".into(),
+        prompt_tokens: 3,
+        completion_tokens: 4,
+        cost_usd: 0.5,
+        latency_ms: 1,
+        ttfb_ms: None,
+        status: 200,
+        error_type: None,
+        streamed: true,
+    };
+    let rows: Vec<UsageRow> = (0..120)
+        .map(|n| row(&format!("r{n}"), t0 + if n < 100 { 0 } else { day }))
+        .collect();
+    assert_eq!(s.insert_usage(&rows).await.unwrap(), 120);
+    assert_eq!(
+        s.insert_usage(&rows).await.unwrap(),
+        0,
+        "a retried batch counts nothing twice"
+    );
+    let by_day = s.usage_summary(Group::Day, None, None, None).await.unwrap();
+    assert_eq!(by_day.rows.len(), 2);
+    assert_eq!(by_day.rows[0].requests, 100);
+    assert_eq!(by_day.total.prompt_tokens, 360);
+    assert!((s.key_spend_usd(&info.id).await.unwrap() - 60.0).abs() < 1e-9);
+    s.delete_user("ann").await.unwrap();
+    s.close().await;
+}
