@@ -261,12 +261,14 @@ pub fn queued() -> usize {
 
 impl LedgerWriter {
     /// Charges a finished request to its key's token bucket and spend.
-    fn debit(&self, r: &UsageRecord) {
+    async fn debit(&self, r: &UsageRecord) {
         let (Some(limits), Some(key)) = (&self.limits, &r.key_id) else {
             return;
         };
         if let Some(tpm) = r.tpm.or(self.default_tpm) {
-            limits.spend_tokens(key, tpm, r.prompt_tokens + r.completion_tokens);
+            limits
+                .charge_tokens(key, tpm, r.prompt_tokens + r.completion_tokens)
+                .await;
         }
         limits.add_spend(key, r.cost_usd);
     }
@@ -311,7 +313,7 @@ pub async fn consume(mut rx: mpsc::UnboundedReceiver<UsageRecord>, ledger: Optio
                 Ok(mut r) => {
                     handle(&r);
                     if let Some(l) = &ledger {
-                        l.debit(&r);
+                        l.debit(&r).await;
                         pending.push(to_row(&r));
                     }
                     // Without a ledger, dropping the sender releases the waiter.

@@ -54,6 +54,7 @@ impl AppState {
         settings: Settings,
         sink: Sink,
         store: tokgateway_store::Store,
+        redis: Option<redis::aio::ConnectionManager>,
     ) -> anyhow::Result<Arc<Self>> {
         crate::tls::install_crypto_provider();
         let upstreams = settings
@@ -81,7 +82,7 @@ impl AppState {
             concurrency,
             store,
             ledger_healthy: Arc::new(AtomicBool::new(true)),
-            limits: Arc::new(crate::ratelimit::RateLimits::default()),
+            limits: Arc::new(crate::ratelimit::RateLimits::new(redis)),
         }))
     }
 

@@ -170,7 +170,20 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         limits: None,
         default_tpm: None,
     };
-    let app = app::AppState::new(settings, sink, store)?;
+    let redis = match &settings.ratelimit.redis_url {
+        Some(url) => {
+            let masked = tokgateway_core::secret::mask_url(url);
+            let client = redis::Client::open(url.as_str())
+                .map_err(|e| anyhow::anyhow!("ratelimit.redis_url {masked}: {e}"))?;
+            Some(
+                redis::aio::ConnectionManager::new(client)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot reach Redis at {masked}: {e}"))?,
+            )
+        }
+        None => None,
+    };
+    let app = app::AppState::new(settings, sink, store, redis)?;
     let ledger = accounting::LedgerWriter {
         healthy: app.ledger_healthy.clone(),
         limits: Some(app.limits.clone()),

@@ -131,11 +131,15 @@ async fn chat_inner(
     }
     if let Some(id) = &ctx.identity {
         let rl = &app.settings.ratelimit;
-        if let Err(wait) = app.limits.admit(
-            &id.key_id,
-            id.rpm.or(rl.default_rpm),
-            id.tpm.or(rl.default_tpm),
-        ) {
+        if let Err(wait) = app
+            .limits
+            .admit(
+                &id.key_id,
+                id.rpm.or(rl.default_rpm),
+                id.tpm.or(rl.default_tpm),
+            )
+            .await
+        {
             return Err(ApiError::new(
                 protocol,
                 StatusCode::TOO_MANY_REQUESTS,

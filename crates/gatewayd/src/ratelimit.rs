@@ -7,6 +7,12 @@
 //! into debt and then refuses requests until it has refilled. A refused
 //! request gets 429 with `Retry-After`. Budgets compare the key's total cost in
 //! the ledger (cached for a few seconds) with `budget_usd`: 403 once spent.
+//!
+//! With `ratelimit.redis_url`, the counts live in Redis instead, so limits hold
+//! across instances: per key and minute, `INCR` of a request counter and
+//! `INCRBY` of a token counter (fixed one-minute windows, expiring after two).
+//! If Redis does not answer, requests are let through and a warning is logged:
+//! availability wins over strict limits.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -49,6 +55,8 @@ impl Bucket {
 /// The buckets of every key seen.
 #[derive(Default)]
 pub struct RateLimits {
+    /// Shared counters, when `ratelimit.redis_url` is set.
+    pub redis: Option<redis::aio::ConnectionManager>,
     requests: Mutex<HashMap<String, Bucket>>,
     tokens: Mutex<HashMap<String, Bucket>>,
     spend: Mutex<HashMap<String, (f64, Instant)>>,
@@ -57,10 +65,88 @@ pub struct RateLimits {
 /// How long a key's ledger spend is trusted.
 pub const SPEND_TTL: Duration = Duration::from_secs(5);
 
+fn window() -> (u64, u64) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    (now / 60, 60 - now % 60)
+}
+
 impl RateLimits {
+    /// Limits kept in process, or in Redis when a connection is given.
+    pub fn new(redis: Option<redis::aio::ConnectionManager>) -> Self {
+        Self {
+            redis,
+            ..Self::default()
+        }
+    }
+
+    /// Admits a request of `key`, shared through Redis when configured;
+    /// `Err(seconds)` when the key must wait.
+    pub async fn admit(&self, key: &str, rpm: Option<u32>, tpm: Option<u64>) -> Result<(), u64> {
+        if rpm.is_none() && tpm.is_none() {
+            return Ok(());
+        }
+        let Some(conn) = &self.redis else {
+            return self.admit_local(key, rpm, tpm);
+        };
+        let mut conn = conn.clone();
+        let (minute, retry) = window();
+        let result: redis::RedisResult<(Option<u64>, u64)> = async {
+            let mut pipe = redis::pipe();
+            pipe.get(format!("tgw:tpm:{key}:{minute}"));
+            if rpm.is_some() {
+                pipe.incr(format!("tgw:rpm:{key}:{minute}"), 1u64)
+                    .expire(format!("tgw:rpm:{key}:{minute}"), 120)
+                    .ignore();
+            } else {
+                pipe.get(format!("tgw:rpm:{key}:{minute}"));
+            }
+            let (tokens, requests): (Option<u64>, Option<u64>) =
+                pipe.query_async(&mut conn).await?;
+            Ok((tokens, requests.unwrap_or(0)))
+        }
+        .await;
+        match result {
+            Ok((tokens, requests)) => {
+                if tpm.is_some_and(|t| tokens.unwrap_or(0) >= t)
+                    || rpm.is_some_and(|r| requests > u64::from(r))
+                {
+                    return Err(retry);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "Redis rate limiting unavailable; request let through");
+                Ok(())
+            }
+        }
+    }
+
+    /// Charges tokens a finished request used.
+    pub async fn charge_tokens(&self, key: &str, tpm: u64, used: u64) {
+        let Some(conn) = &self.redis else {
+            self.spend_tokens(key, tpm, used);
+            return;
+        };
+        let mut conn = conn.clone();
+        let (minute, _) = window();
+        let k = format!("tgw:tpm:{key}:{minute}");
+        let r: redis::RedisResult<()> = redis::pipe()
+            .incr(&k, used)
+            .ignore()
+            .expire(&k, 120)
+            .ignore()
+            .query_async(&mut conn)
+            .await;
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "Redis rate limiting unavailable; tokens not counted");
+        }
+    }
+
     /// Takes one request from the key's request bucket and checks its token
     /// bucket; `Err(seconds)` when the key must wait.
-    pub fn admit(&self, key: &str, rpm: Option<u32>, tpm: Option<u64>) -> Result<(), u64> {
+    pub fn admit_local(&self, key: &str, rpm: Option<u32>, tpm: Option<u64>) -> Result<(), u64> {
         let now = Instant::now();
         if let Some(tpm) = tpm {
             let mut t = self.tokens.lock().map_err(|_| 1u64)?;
@@ -135,12 +221,12 @@ mod tests {
     fn requests_per_minute() {
         let l = RateLimits::default();
         for _ in 0..3 {
-            assert!(l.admit("k", Some(3), None).is_ok());
+            assert!(l.admit_local("k", Some(3), None).is_ok());
         }
-        let wait = l.admit("k", Some(3), None).unwrap_err();
+        let wait = l.admit_local("k", Some(3), None).unwrap_err();
         assert!((1..=20).contains(&wait), "{wait}");
         assert!(
-            l.admit("other", Some(3), None).is_ok(),
+            l.admit_local("other", Some(3), None).is_ok(),
             "keys are independent"
         );
     }
@@ -148,9 +234,9 @@ mod tests {
     #[test]
     fn tokens_per_minute_go_into_debt() {
         let l = RateLimits::default();
-        assert!(l.admit("k", None, Some(100)).is_ok());
+        assert!(l.admit_local("k", None, Some(100)).is_ok());
         l.spend_tokens("k", 100, 250);
-        let wait = l.admit("k", None, Some(100)).unwrap_err();
+        let wait = l.admit_local("k", None, Some(100)).unwrap_err();
         assert!(
             wait >= 90,
             "150 tokens of debt at 100/min take ~91 s: {wait}"
