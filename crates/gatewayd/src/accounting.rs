@@ -251,6 +251,10 @@ fn to_row(r: &UsageRecord) -> tokgateway_store::UsageRow {
     }
 }
 
+/// Ledger rows queued at most; past this, new proxy requests get 503 until
+/// the store takes rows again (nothing queued is ever dropped).
+pub const MAX_QUEUED: usize = 100_000;
+
 /// Pending rows, waiting for the next batch.
 static QUEUED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 

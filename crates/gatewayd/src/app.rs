@@ -191,6 +191,16 @@ async fn frame(State(app): State<Arc<AppState>>, mut req: Request, next: Next) -
             )
             .with_retry_after(1)
             .into_response()
+        } else if crate::accounting::queued() >= crate::accounting::MAX_QUEUED {
+            // The store has been away long enough to fill the ledger backlog:
+            // refuse new work rather than serve requests that could not be recorded.
+            ApiError::new(
+                protocol,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the usage ledger cannot be written right now; retry shortly",
+            )
+            .with_retry_after(5)
+            .into_response()
         } else {
             let permit = match &app.concurrency {
                 None => Ok(None),

@@ -112,3 +112,80 @@ async fn two_instances_share_keys_limits_and_ledger() {
     assert_eq!(s.rows[0].completion_tokens, 4 * served as u64);
     store.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_outage_keeps_serving_and_loses_no_row() {
+    let Some(pg) = Postgres::start() else { return };
+    let sets = [
+        format!("store.url={}", pg.url),
+        "ledger.flush_interval=20ms".to_owned(),
+    ];
+    let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+    let gw = gateway("", &sets).await;
+    let call = || {
+        client()
+            .post(format!("{}/v1/chat/completions", gw.url))
+            .json(&json!({"model": "loopback", "messages": [{"role": "user", "content": "x"}]}))
+            .send()
+    };
+    let mut ids = Vec::new();
+    let r = call().await.unwrap();
+    ids.push(r.headers()["x-request-id"].to_str().unwrap().to_owned());
+    pg.stop();
+    // Requests are still served while the store is away, and /ready says why.
+    for _ in 0..10 {
+        let r = call().await.unwrap();
+        assert_eq!(r.status(), 200);
+        ids.push(r.headers()["x-request-id"].to_str().unwrap().to_owned());
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = client()
+            .get(format!("{}/ready", gw.url))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 503 {
+            let v: serde_json::Value = r.json().await.unwrap();
+            assert!(v["reasons"].to_string().contains("store"), "{v}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/ready never reported the outage"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    pg.restart();
+    // The queued rows are written once the store is back.
+    let store = Store::connect(&pg.url).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut all = true;
+        for id in &ids {
+            all &= store.has_usage(id).await.unwrap();
+        }
+        if all {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "rows from the outage were not written after it"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while client()
+        .get(format!("{}/ready", gw.url))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        != 200
+    {
+        assert!(Instant::now() < deadline, "/ready did not recover");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    store.close().await;
+    let _dir = gw.stop().await;
+}

@@ -69,6 +69,8 @@ pub struct Postgres {
     pub url: String,
     bin: PathBuf,
     data: String,
+    opts: String,
+    log: String,
     _dir: tempfile::TempDir,
 }
 
@@ -135,8 +137,40 @@ impl Postgres {
             url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
             bin,
             data,
+            opts,
+            log,
             _dir: dir,
         })
+    }
+
+    /// Stops the server (an outage), keeping its data.
+    pub fn stop(&self) {
+        let out = pg(
+            &self.bin,
+            "pg_ctl",
+            &["-D", &self.data, "-m", "fast", "-w", "stop"],
+        );
+        assert!(
+            out.status.success(),
+            "pg_ctl stop: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Starts it again on the same port.
+    pub fn restart(&self) {
+        let out = pg(
+            &self.bin,
+            "pg_ctl",
+            &[
+                "-D", &self.data, "-o", &self.opts, "-l", &self.log, "-w", "-t", "30", "start",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "pg_ctl start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
