@@ -9,7 +9,7 @@ CONNS=${BENCH_CONNS:-32}
 OUT=bench/out
 mkdir -p "$OUT"
 command -v wrk >/dev/null || { echo "bench needs wrk (apt-get install -y wrk)"; exit 1; }
-cargo build --release --locked -q -p tokgateway-gatewayd -p tokgateway-bench
+cargo build --release --locked -q -p tokgateway-gatewayd -p tokgateway-gateway -p tokgateway-bench
 BIN=target/release
 TICK=$(getconf CLK_TCK)
 PIDS=()
@@ -91,6 +91,20 @@ run "gatewayd → mock, stream" "$GW_PID" "$GW" "$SBODY" "$CONNS"
 run "gatewayd loopback" "$GW_PID" "$GW" "$LBODY" 64
 run "gatewayd loopback, stream" "$GW_PID" "$GW" "$LSBODY" 64
 
+# Auth and the ledger: the same proxy with a key checked on every request and
+# the ledger in async and in sync durability (SQLite), at 64 connections.
+run "gatewayd → mock (auth off)" "$GW_PID" "$GW" "$BODY" 64
+for durability in async sync; do
+  ADIR="$CFG/auth-$durability"; mkdir -p "$ADIR"; cp "$CFG/setting.ini" "$ADIR/setting.ini"
+  export TOKGATEWAY_DATA_DIR="$ADIR/data"
+  "$BIN/gateway" --config "$ADIR" users create bench >/dev/null
+  KEY=$("$BIN/gateway" --config "$ADIR" keys create --user bench --quiet)
+  read -r APID AADDR <<<"$(start "gatewayd-auth-$durability" "$BIN/gatewayd" --config "$ADIR" --listen 127.0.0.1:0 --set auth.enabled=true --set "ledger.durability=$durability" --set "log.level=info,tokgateway::request=warn")"
+  run "gatewayd → mock, auth + ledger $durability" "$APID" "$AADDR" "$BODY" 64 "Authorization: Bearer $KEY"
+  kill "$APID" 2>/dev/null || true
+done
+export TOKGATEWAY_DATA_DIR="$CFG/data"
+
 # Other gateways against the same mock, same load (when installed: bench/install-others.sh).
 LITELLM=bench/out/venv-litellm/bin/litellm
 if [ -x "$LITELLM" ]; then
@@ -143,7 +157,7 @@ SLOW_PEAK=$(( $(hwm_kib "$SLOW_PID") / 1024 ))
   echo
   echo "## $(date -u +%Y-%m-%d) — $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr), ${DUR}s per row, wrk -t1"
   echo
-  echo "gatewayd idle RSS: $((IDLE_RSS / 1024)) MiB. Accounting on, auth off (the ledger is not built yet)."
+  echo "gatewayd idle RSS: $((IDLE_RSS / 1024)) MiB. Ledger on (async, SQLite) in every gatewayd row; auth off unless the row says so."
   echo
   echo "Streaming TTFB, 32 clients x 100 requests: straight from the mock: $TTFB_DIRECT; through gatewayd: $TTFB_GW"
   echo

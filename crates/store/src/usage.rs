@@ -66,55 +66,92 @@ fn i(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-/// Rows per INSERT statement (16 columns each, under SQLite's variable limit).
-const CHUNK: usize = 50;
+/// Rows per INSERT statement.
+const CHUNK: usize = 2000;
+
+/// A row as the JSON the insert statement unpacks.
+#[derive(Serialize)]
+struct JsonRow<'a> {
+    request_id: &'a str,
+    time: i64,
+    user: Option<&'a str>,
+    key_id: Option<&'a str>,
+    endpoint: &'a str,
+    requested_model: &'a str,
+    upstream_model: &'a str,
+    provider: &'a str,
+    prompt_tokens: i64,
+    completion_tokens: i64,
+    cost_usd: f64,
+    latency_ms: i64,
+    ttfb_ms: Option<i64>,
+    status: i64,
+    error_type: Option<&'a str>,
+    streamed: i64,
+}
+
+impl<'a> From<&'a UsageRow> for JsonRow<'a> {
+    fn from(r: &'a UsageRow) -> Self {
+        Self {
+            request_id: &r.request_id,
+            time: r.time,
+            user: r.user.as_deref(),
+            key_id: r.key_id.as_deref(),
+            endpoint: &r.endpoint,
+            requested_model: &r.requested_model,
+            upstream_model: &r.upstream_model,
+            provider: &r.provider,
+            prompt_tokens: i(r.prompt_tokens),
+            completion_tokens: i(r.completion_tokens),
+            cost_usd: r.cost_usd,
+            latency_ms: i(r.latency_ms),
+            ttfb_ms: r.ttfb_ms.map(i),
+            status: i64::from(r.status),
+            error_type: r.error_type.as_deref(),
+            streamed: i64::from(r.streamed),
+        }
+    }
+}
 
 impl Store {
     /// Writes rows in one transaction; rows whose request id is already
     /// stored are skipped, so retrying a batch is safe. Returns rows written.
+    ///
+    /// The batch travels as one JSON parameter that the database unpacks
+    /// (`json_each` on SQLite, `jsonb_to_recordset` on PostgreSQL): one bind
+    /// per batch instead of sixteen per row keeps the ledger cheap under load.
     pub async fn insert_usage(&self, rows: &[UsageRow]) -> Result<u64, StoreError> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let sql = match self.kind() {
+            Kind::Sqlite => {
+                "INSERT INTO usage (request_id, time, user_name, key_id, endpoint, requested_model, upstream_model, provider, \
+                 prompt_tokens, completion_tokens, cost_usd, latency_ms, ttfb_ms, status, error_type, streamed) \
+                 SELECT json_extract(value, '$.request_id'), json_extract(value, '$.time'), json_extract(value, '$.user'), \
+                 json_extract(value, '$.key_id'), json_extract(value, '$.endpoint'), json_extract(value, '$.requested_model'), \
+                 json_extract(value, '$.upstream_model'), json_extract(value, '$.provider'), json_extract(value, '$.prompt_tokens'), \
+                 json_extract(value, '$.completion_tokens'), json_extract(value, '$.cost_usd'), json_extract(value, '$.latency_ms'), \
+                 json_extract(value, '$.ttfb_ms'), json_extract(value, '$.status'), json_extract(value, '$.error_type'), \
+                 json_extract(value, '$.streamed') FROM json_each($1) WHERE true ON CONFLICT (request_id) DO NOTHING"
+            }
+            Kind::Postgres => {
+                "INSERT INTO usage (request_id, time, user_name, key_id, endpoint, requested_model, upstream_model, provider, \
+                 prompt_tokens, completion_tokens, cost_usd, latency_ms, ttfb_ms, status, error_type, streamed) \
+                 SELECT request_id, time, \"user\", key_id, endpoint, requested_model, upstream_model, provider, prompt_tokens, \
+                 completion_tokens, cost_usd, latency_ms, ttfb_ms, status, error_type, streamed \
+                 FROM jsonb_to_recordset($1::jsonb) AS x(request_id text, time bigint, \"user\" text, key_id text, endpoint text, \
+                 requested_model text, upstream_model text, provider text, prompt_tokens bigint, completion_tokens bigint, \
+                 cost_usd double precision, latency_ms bigint, ttfb_ms bigint, status bigint, error_type text, streamed bigint) \
+                 ON CONFLICT (request_id) DO NOTHING"
+            }
+        };
         let mut tx = self.pool().begin().await?;
         let mut written = 0;
         for chunk in rows.chunks(CHUNK) {
-            let mut sql = String::from(
-                "INSERT INTO usage (request_id, time, user_name, key_id, endpoint, requested_model, upstream_model, provider, \
-                 prompt_tokens, completion_tokens, cost_usd, latency_ms, ttfb_ms, status, error_type, streamed) VALUES ",
-            );
-            for (n, _) in chunk.iter().enumerate() {
-                if n > 0 {
-                    sql.push(',');
-                }
-                sql.push('(');
-                for c in 0..16 {
-                    if c > 0 {
-                        sql.push(',');
-                    }
-                    sql.push_str(&format!("${}", n * 16 + c + 1));
-                }
-                sql.push(')');
-            }
-            sql.push_str(" ON CONFLICT (request_id) DO NOTHING");
-            let mut q = sqlx::query(&sql);
-            for r in chunk {
-                q = q
-                    .bind(&r.request_id)
-                    .bind(r.time)
-                    .bind(r.user.as_deref())
-                    .bind(r.key_id.as_deref())
-                    .bind(&r.endpoint)
-                    .bind(&r.requested_model)
-                    .bind(&r.upstream_model)
-                    .bind(&r.provider)
-                    .bind(i(r.prompt_tokens))
-                    .bind(i(r.completion_tokens))
-                    .bind(r.cost_usd)
-                    .bind(i(r.latency_ms))
-                    .bind(r.ttfb_ms.map(i))
-                    .bind(i64::from(r.status))
-                    .bind(r.error_type.as_deref())
-                    .bind(i64::from(r.streamed));
-            }
-            written += q.execute(&mut *tx).await?.rows_affected();
+            let json = serde_json::to_string(&chunk.iter().map(JsonRow::from).collect::<Vec<_>>())
+                .map_err(|e| StoreError::Invalid(e.to_string()))?;
+            written += sqlx::query(sql).bind(json).execute(&mut *tx).await?.rows_affected();
         }
         tx.commit().await?;
         Ok(written)
