@@ -151,7 +151,11 @@ impl Store {
         for chunk in rows.chunks(CHUNK) {
             let json = serde_json::to_string(&chunk.iter().map(JsonRow::from).collect::<Vec<_>>())
                 .map_err(|e| StoreError::Invalid(e.to_string()))?;
-            written += sqlx::query(sql).bind(json).execute(&mut *tx).await?.rows_affected();
+            written += sqlx::query(sql)
+                .bind(json)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         }
         tx.commit().await?;
         Ok(written)
