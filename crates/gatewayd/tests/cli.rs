@@ -118,3 +118,77 @@ fn starts_serves_and_stops_on_sigterm() {
     let status = child.0.wait().unwrap();
     assert_eq!(status.code(), Some(0));
 }
+
+#[cfg(unix)]
+#[test]
+fn logs_to_a_rotated_file_without_secrets() {
+    let home = tempfile::tempdir().unwrap();
+    let log = home.path().join("logs/gatewayd.log");
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("gatewayd"))
+        .args(["--listen", "127.0.0.1:0", "--set", "log.format=json"])
+        .arg("--set")
+        .arg(format!("log.file={}", log.display()))
+        .args([
+            "--set",
+            "provider.up.type=openai",
+            "--set",
+            "provider.up.api_key=sk-very-secret-1",
+        ])
+        .env_clear()
+        .env("HOME", home.path())
+        .current_dir(home.path())
+        .spawn()
+        .unwrap();
+    // The start-up line goes to the file: find the port there.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let addr = loop {
+        assert!(
+            Instant::now() < deadline,
+            "no start-up line in the log file"
+        );
+        let text = std::fs::read_dir(log.parent().unwrap())
+            .map(|d| {
+                d.filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+                    .collect::<String>()
+            })
+            .unwrap_or_default();
+        if let Some(rest) = text.split("gatewayd listening on http://").nth(1) {
+            break rest.split('"').next().unwrap().to_owned();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    let body = r#"{"model":"loopback","messages":[{"role":"user","content":"hi"}]}"#;
+    write!(s, "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert!(
+        StdCommand::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let files: Vec<_> = std::fs::read_dir(log.parent().unwrap())
+        .unwrap()
+        .filter_map(Result::ok)
+        .collect();
+    assert!(
+        files
+            .iter()
+            .all(|f| f.file_name().to_string_lossy().starts_with("gatewayd.log")),
+        "daily files are named gatewayd.log.DATE"
+    );
+    let text: String = files
+        .iter()
+        .map(|f| std::fs::read_to_string(f.path()).unwrap())
+        .collect();
+    assert!(
+        text.contains("\"route\":\"/v1/chat/completions\""),
+        "one line per request: {text}"
+    );
+    assert!(!text.contains("sk-very-secret-1"), "no secret in the logs");
+}
