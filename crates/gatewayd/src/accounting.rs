@@ -123,6 +123,13 @@ impl RecordGuard {
         }
     }
 
+    /// The model the client asked for (known once the body is read).
+    pub fn set_requested_model(&mut self, model: &str) {
+        if let Some(r) = self.rec() {
+            model.clone_into(&mut r.requested_model);
+        }
+    }
+
     /// Who made the request.
     pub fn set_identity(&mut self, identity: Option<&crate::auth::Identity>) {
         if let (Some(r), Some(id)) = (self.rec(), identity) {

@@ -88,9 +88,27 @@ pub async fn chat(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match chat_inner(app, ctx, protocol, &headers, body).await {
+    // The record exists from the start, so requests refused before they are
+    // routed (bad body, model not allowed, rate limited, unknown model) are in
+    // the ledger too, with their status.
+    let mut guard = RecordGuard::new(
+        app.sink.clone(),
+        ctx.request_id.clone(),
+        endpoint(protocol),
+        "",
+        ctx.started,
+        ctx.permit.clone(),
+    );
+    guard.set_identity(ctx.identity.as_deref());
+    let mut slot = Some(guard);
+    match chat_inner(app, ctx, protocol, &headers, body, &mut slot).await {
         Ok(r) => r,
-        Err(e) => e.into_response(),
+        Err(e) => {
+            if let Some(g) = slot.take() {
+                g.finish(e.status.as_u16(), Some(e.kind()));
+            }
+            e.into_response()
+        }
     }
 }
 
@@ -100,6 +118,7 @@ async fn chat_inner(
     protocol: Protocol,
     headers: &HeaderMap,
     body: Bytes,
+    slot: &mut Option<RecordGuard>,
 ) -> Result<Response, ApiError> {
     let peek: Peek<'_> = serde_json::from_slice(&body).map_err(|e| {
         let msg = if e.is_data() {
@@ -113,6 +132,9 @@ async fn chat_inner(
         Some(m) if !m.trim().is_empty() => m.to_owned(),
         _ => return Err(ApiError::bad_request(protocol, "`model` is required").with_param("model")),
     };
+    if let Some(g) = slot.as_mut() {
+        g.set_requested_model(&model);
+    }
     let stream = peek.stream.unwrap_or(false);
     let client_wants_usage = peek
         .stream_options
@@ -182,16 +204,14 @@ async fn chat_inner(
     let chain = apply_work_mode(settings.work_mode, protocol, chain)?;
     let upstream_model = target.upstream_model.to_owned();
 
-    let mut guard = RecordGuard::new(
-        app.sink.clone(),
-        ctx.request_id.clone(),
-        endpoint(protocol),
-        &model,
-        ctx.started,
-        ctx.permit,
-    );
+    let Some(mut guard) = slot.take() else {
+        return Err(ApiError::new(
+            protocol,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "request accounting is missing",
+        ));
+    };
     guard.set_streamed(stream);
-    guard.set_identity(ctx.identity.as_deref());
     let price = |m: &str| {
         settings
             .prices
