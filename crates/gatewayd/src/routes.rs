@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::accounting::RecordGuard;
 use crate::app::{AppState, RequestCtx, protocol_of};
 use crate::error::{ApiError, Protocol};
 use crate::upstream::{Operation, loopback};
@@ -52,50 +53,106 @@ pub async fn anthropic_messages(
 /// `POST /v1/embeddings`: forwarded to the model's OpenAI-type providers.
 pub async fn embeddings(
     State(app): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let mut guard = RecordGuard::new(
+        app.sink.clone(),
+        ctx.request_id.clone(),
+        "/v1/embeddings",
+        "",
+        ctx.started,
+        ctx.permit.clone(),
+    );
+    guard.set_identity(ctx.identity.as_deref());
+    match embeddings_inner(&app, &ctx, &headers, body, &mut guard).await {
+        Ok(r) => {
+            guard.finish(200, None);
+            r
+        }
+        Err(e) => {
+            guard.finish(e.status.as_u16(), Some(e.kind()));
+            e.into_response()
+        }
+    }
+}
+
+async fn embeddings_inner(
+    app: &AppState,
+    ctx: &RequestCtx,
+    headers: &HeaderMap,
+    body: Body,
+    guard: &mut RecordGuard,
+) -> Result<Response, ApiError> {
     let p = Protocol::OpenAi;
-    let bytes = match read_body(&app, p, body).await {
-        Ok(b) => b,
-        Err(e) => return e.into_response(),
-    };
+    let bytes = read_body(app, p, body).await?;
     #[derive(serde::Deserialize)]
     struct Peek {
         model: Option<String>,
     }
     let model = match serde_json::from_slice::<Peek>(&bytes) {
         Ok(Peek { model: Some(m) }) if !m.is_empty() => m,
-        Ok(_) => {
-            return ApiError::bad_request(p, "`model` is required")
-                .with_param("model")
-                .into_response();
-        }
+        Ok(_) => return Err(ApiError::bad_request(p, "`model` is required").with_param("model")),
         Err(e) => {
-            return ApiError::bad_request(p, format!("request body is not valid JSON: {e}"))
-                .into_response();
+            return Err(ApiError::bad_request(
+                p,
+                format!("request body is not valid JSON: {e}"),
+            ));
         }
     };
-    let Some(target) = crate::routing::resolve(&app.settings, &model) else {
-        return ApiError::new(
+    guard.set_requested_model(&model);
+    if let Some(id) = &ctx.identity {
+        if !id.allows(&model) {
+            return Err(ApiError::new(
+                p,
+                StatusCode::FORBIDDEN,
+                format!("this API key may not use model `{model}`"),
+            )
+            .with_param("model"));
+        }
+        let rl = &app.settings.ratelimit;
+        if let Err(wait) = app
+            .limits
+            .admit(
+                &id.key_id,
+                id.rpm.or(rl.default_rpm),
+                id.tpm.or(rl.default_tpm),
+            )
+            .await
+        {
+            return Err(ApiError::new(
+                p,
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate limit exceeded for this API key",
+            )
+            .with_retry_after(wait));
+        }
+    }
+    let target = crate::routing::resolve(&app.settings, &model).ok_or_else(|| {
+        ApiError::new(
             p,
             StatusCode::NOT_FOUND,
             format!("model `{model}` is not served by this gateway"),
         )
-        .into_response();
-    };
+    })?;
     let mut last = None;
     for &i in &target.providers {
         let up = &app.upstreams[i];
         if up.protocol() != Some(Protocol::OpenAi) {
             continue;
         }
-        match up
-            .send(Operation::Embeddings, bytes.clone(), &headers)
-            .await
-        {
+        guard.set_target(&up.settings.name, target.upstream_model, None);
+        match up.send(Operation::Embeddings, bytes.clone(), headers).await {
             Ok(resp) => match resp.bytes().await {
                 Ok(b) => {
+                    let usage: serde_json::Value = serde_json::from_slice(&b).unwrap_or_default();
+                    let tokens = usage
+                        .pointer("/usage/prompt_tokens")
+                        .and_then(serde_json::Value::as_u64)
+                        .unwrap_or(0);
+                    guard.set_usage(tokens, 0);
+                    guard.first_byte();
                     let mut r = (
                         StatusCode::OK,
                         [(header::CONTENT_TYPE, "application/json")],
@@ -105,7 +162,7 @@ pub async fn embeddings(
                     if let Ok(v) = up.settings.name.parse() {
                         r.headers_mut().insert("x-gateway-provider", v);
                     }
-                    return r;
+                    return Ok(r);
                 }
                 Err(e) => {
                     last = Some(format!(
@@ -127,14 +184,13 @@ pub async fn embeddings(
             }
         }
     }
-    match last {
-        Some(m) => ApiError::new(p, StatusCode::BAD_GATEWAY, m).into_response(),
+    Err(match last {
+        Some(m) => ApiError::new(p, StatusCode::BAD_GATEWAY, m),
         None => ApiError::bad_request(
             p,
             format!("model `{model}` has no OpenAI-type provider for embeddings"),
-        )
-        .into_response(),
-    }
+        ),
+    })
 }
 
 /// `GET /v1/models`.

@@ -134,6 +134,15 @@ async fn auth_cannot_be_bypassed() {
         r.json::<Value>().await.unwrap()["error"]["type"],
         "permission_error"
     );
+    // Embeddings obey the key's model globs too.
+    let r = c
+        .post(format!("{}/v1/embeddings", gw.url))
+        .bearer_auth(&gpt_only)
+        .json(&json!({"model": "text-embedding-3-small", "input": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
     // Model listing needs a key too; health does not.
     assert_eq!(
         c.get(format!("{}/v1/models", gw.url))

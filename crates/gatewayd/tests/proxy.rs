@@ -715,6 +715,18 @@ async fn models_health_ready_count_tokens_embeddings() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(up.seen().last().unwrap().path, "/v1/embeddings");
+    // Embeddings are accounted like chat requests.
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while !metrics_text(&gw.url)
+        .await
+        .contains("route=\"/v1/embeddings\"")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no record for the embeddings request"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let v: Value = c
         .get(format!("{}/metrics/resource", gw.url))
         .send()
