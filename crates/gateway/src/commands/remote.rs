@@ -188,36 +188,31 @@ pub fn chat(
             .unwrap_or("")
             .to_owned();
         let mut stream = resp.bytes_stream();
-        let mut buf = String::new();
+        // The shared SSE decoder copes with any chunking, CRLF and characters
+        // split across chunks.
+        let mut decoder = tokgateway_protocol::sse::Decoder::default();
         let mut usage = Value::Null;
         let mut out = std::io::stdout().lock();
         while let Some(chunk) = stream.next().await {
             let chunk =
                 chunk.map_err(|e| Failure::runtime(format!("the stream broke off: {e}")))?;
-            buf.push_str(&String::from_utf8_lossy(&chunk));
-            while let Some(end) = buf.find("\n\n") {
-                let event: String = buf.drain(..end + 2).collect();
-                for line in event.lines() {
-                    let Some(data) = line.strip_prefix("data:").map(str::trim_start) else {
-                        continue;
-                    };
-                    if data == "[DONE]" {
-                        continue;
-                    }
-                    let v: Value = serde_json::from_str(data).unwrap_or_default();
-                    if let Some(err) = v.pointer("/error/message").and_then(Value::as_str) {
-                        return Err(Failure::runtime(format!("the stream failed: {err}")));
-                    }
-                    if let Some(t) = v
-                        .pointer("/choices/0/delta/content")
-                        .and_then(Value::as_str)
-                    {
-                        let _ = out.write_all(t.as_bytes());
-                        let _ = out.flush();
-                    }
-                    if v.get("usage").is_some_and(|u| !u.is_null()) {
-                        usage = v["usage"].clone();
-                    }
+            for event in decoder.feed(&chunk) {
+                if event.data == "[DONE]" {
+                    continue;
+                }
+                let v: Value = serde_json::from_str(&event.data).unwrap_or_default();
+                if let Some(err) = v.pointer("/error/message").and_then(Value::as_str) {
+                    return Err(Failure::runtime(format!("the stream failed: {err}")));
+                }
+                if let Some(t) = v
+                    .pointer("/choices/0/delta/content")
+                    .and_then(Value::as_str)
+                {
+                    let _ = out.write_all(t.as_bytes());
+                    let _ = out.flush();
+                }
+                if v.get("usage").is_some_and(|u| !u.is_null()) {
+                    usage = v["usage"].clone();
                 }
             }
         }
