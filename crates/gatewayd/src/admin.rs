@@ -274,3 +274,113 @@ pub async fn revoke_key(
         ))
     }
 }
+
+#[derive(Deserialize, Default)]
+pub struct LogParams {
+    limit: Option<u32>,
+    offset: Option<u64>,
+    since: Option<String>,
+    model: Option<String>,
+    user: Option<String>,
+    key: Option<String>,
+    status: Option<String>,
+}
+
+impl LogParams {
+    fn into_query(self) -> Result<tokgateway_store::LogQuery> {
+        let ok = match self.status.as_deref().filter(|s| !s.is_empty()) {
+            None => None,
+            Some("ok") => Some(true),
+            Some("error") => Some(false),
+            Some(other) => {
+                return Err(ApiError::bad_request(
+                    Protocol::OpenAi,
+                    format!("`status` must be ok or error, not `{other}`"),
+                )
+                .with_param("status"));
+            }
+        };
+        let limit = self.limit.unwrap_or(50);
+        if limit == 0 || limit > tokgateway_store::MAX_LOG_PAGE {
+            return Err(ApiError::bad_request(
+                Protocol::OpenAi,
+                format!(
+                    "`limit` must be between 1 and {}",
+                    tokgateway_store::MAX_LOG_PAGE
+                ),
+            )
+            .with_param("limit"));
+        }
+        let nonempty = |s: Option<String>| s.filter(|s| !s.is_empty());
+        Ok(tokgateway_store::LogQuery {
+            since_ms: parse_since(self.since.as_deref())?,
+            user: nonempty(self.user),
+            key_id: nonempty(self.key),
+            model: nonempty(self.model),
+            ok,
+            limit,
+            offset: self.offset.unwrap_or(0),
+        })
+    }
+}
+
+/// `GET /api/v1/requests`: the calling key's ledger rows, newest first.
+pub async fn my_requests(
+    State(app): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+    Query(p): Query<LogParams>,
+) -> Result<Response> {
+    let mut q = p.into_query()?;
+    q.user = None;
+    q.key_id = ctx.identity.as_ref().map(|i| i.key_id.clone());
+    let page = app.store.usage_log(&q).await.map_err(store_error)?;
+    Ok(Json(page).into_response())
+}
+
+/// `GET /api/v1/admin/requests?limit=&offset=&since=&model=&user=&key=&status=`.
+pub async fn requests(
+    State(app): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+    Query(p): Query<LogParams>,
+) -> Result<Response> {
+    require_admin(&ctx, &app)?;
+    let q = p.into_query()?;
+    let page = app.store.usage_log(&q).await.map_err(store_error)?;
+    Ok(Json(page).into_response())
+}
+
+/// `GET /api/v1/admin/providers`: providers with their health as this
+/// process saw it, routes and aliases. Never shows a provider's API key.
+pub async fn providers(
+    State(app): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+) -> Result<Response> {
+    require_admin(&ctx, &app)?;
+    let providers: Vec<_> = app
+        .upstreams
+        .iter()
+        .map(|u| {
+            let s = &u.settings;
+            let mut v = serde_json::to_value(u.health.snapshot()).unwrap_or_default();
+            v["name"] = json!(s.name);
+            v["type"] = json!(s.kind.as_str());
+            v["base_url"] = json!(s.base_url);
+            v["models"] = json!(s.models);
+            v["api_key_set"] = json!(s.api_key.as_deref().is_some_and(|k| !k.is_empty()));
+            v
+        })
+        .collect();
+    let routes: Vec<_> = app
+        .settings
+        .routes
+        .iter()
+        .map(|r| json!({"pattern": r.glob, "providers": r.providers}))
+        .collect();
+    let aliases: serde_json::Map<String, serde_json::Value> = app
+        .settings
+        .aliases
+        .iter()
+        .map(|(a, t)| (a.clone(), json!(t)))
+        .collect();
+    Ok(Json(json!({"providers": providers, "routes": routes, "aliases": aliases})).into_response())
+}

@@ -226,6 +226,7 @@ async fn chat_inner(
         let name = up.settings.name.as_str();
         guard.set_target(name, &upstream_model, price(&upstream_model));
         if up.settings.kind == ProviderKind::Loopback {
+            up.health.record_ok();
             return Ok(loopback_answer(
                 up.settings.chunk_delay,
                 protocol,

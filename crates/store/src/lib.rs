@@ -23,8 +23,8 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 
 pub use keys::{AuthedKey, KeyInfo, NewKey, generate_key, hash_key};
-pub use time::{now_ms, rfc3339};
-pub use usage::{Group, Summary, SummaryRow, UsageRow};
+pub use time::{now_ms, rfc3339, rfc3339_ms};
+pub use usage::{Group, LogEntry, LogPage, LogQuery, MAX_LOG_PAGE, Summary, SummaryRow, UsageRow};
 pub use users::{Role, User};
 
 /// A store error. Messages never contain the URL's password.

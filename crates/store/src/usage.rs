@@ -3,7 +3,7 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use crate::{Kind, Store, StoreError};
+use crate::{Kind, Store, StoreError, rfc3339_ms};
 
 /// One request's ledger row.
 #[derive(Debug, Clone, Default)]
@@ -237,5 +237,105 @@ impl Store {
             .fetch_one(self.pool())
             .await?;
         Ok(n > 0)
+    }
+}
+
+/// Which rows [`Store::usage_log`] returns.
+#[derive(Debug, Clone, Default)]
+pub struct LogQuery {
+    /// Rows at or after this Unix-millisecond time.
+    pub since_ms: Option<i64>,
+    pub user: Option<String>,
+    pub key_id: Option<String>,
+    /// The model the client asked for.
+    pub model: Option<String>,
+    /// `Some(true)`: only successes (status < 400); `Some(false)`: only failures.
+    pub ok: Option<bool>,
+    /// Rows per page (1..=[`MAX_LOG_PAGE`]).
+    pub limit: u32,
+    pub offset: u64,
+}
+
+/// The most rows one [`Store::usage_log`] page holds.
+pub const MAX_LOG_PAGE: u32 = 1000;
+
+/// One ledger row as the request log shows it (`time` in RFC 3339 UTC).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LogEntry {
+    pub time: String,
+    pub request_id: String,
+    pub user: Option<String>,
+    pub key_id: Option<String>,
+    pub endpoint: String,
+    pub requested_model: String,
+    pub upstream_model: String,
+    pub provider: String,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub cost_usd: f64,
+    pub latency_ms: u64,
+    pub ttfb_ms: Option<u64>,
+    pub status: u16,
+    pub error_type: Option<String>,
+    pub streamed: bool,
+}
+
+/// A page of the request log, newest first.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogPage {
+    pub data: Vec<LogEntry>,
+    /// Whether rows older than this page match too.
+    pub has_more: bool,
+}
+
+impl Store {
+    /// The ledger's rows matching `q`, newest first, one page at a time.
+    pub async fn usage_log(&self, q: &LogQuery) -> Result<LogPage, StoreError> {
+        let limit = q.limit.clamp(1, MAX_LOG_PAGE);
+        let ok = match q.ok {
+            None => 0_i64,
+            Some(true) => 1,
+            Some(false) => 2,
+        };
+        let rows = sqlx::query(
+            "SELECT request_id, time, user_name, key_id, endpoint, requested_model, upstream_model, provider, \
+             prompt_tokens, completion_tokens, cost_usd, latency_ms, ttfb_ms, status, error_type, streamed \
+             FROM usage WHERE time >= $1 AND ($2 = '' OR user_name = $2) AND ($3 = '' OR key_id = $3) \
+             AND ($4 = '' OR requested_model = $4) AND ($5 = 0 OR ($5 = 1 AND status < 400) OR ($5 = 2 AND status >= 400)) \
+             ORDER BY time DESC, request_id DESC LIMIT $6 OFFSET $7",
+        )
+        .bind(q.since_ms.unwrap_or(0))
+        .bind(q.user.as_deref().unwrap_or(""))
+        .bind(q.key_id.as_deref().unwrap_or(""))
+        .bind(q.model.as_deref().unwrap_or(""))
+        .bind(ok)
+        .bind(i64::from(limit) + 1)
+        .bind(i64::try_from(q.offset).unwrap_or(i64::MAX))
+        .fetch_all(self.pool())
+        .await?;
+        let n = |v: i64| u64::try_from(v).unwrap_or(0);
+        let has_more = rows.len() > limit as usize;
+        let mut data = Vec::with_capacity(rows.len().min(limit as usize));
+        for r in rows.iter().take(limit as usize) {
+            data.push(LogEntry {
+                time: rfc3339_ms(r.try_get("time")?),
+                request_id: r.try_get("request_id")?,
+                user: r.try_get("user_name")?,
+                key_id: r.try_get("key_id")?,
+                endpoint: r.try_get("endpoint")?,
+                requested_model: r.try_get("requested_model")?,
+                upstream_model: r.try_get("upstream_model")?,
+                provider: r.try_get("provider")?,
+                prompt_tokens: n(r.try_get("prompt_tokens")?),
+                completion_tokens: n(r.try_get("completion_tokens")?),
+                cost_usd: r.try_get("cost_usd")?,
+                latency_ms: n(r.try_get("latency_ms")?),
+                ttfb_ms: r.try_get::<Option<i64>, _>("ttfb_ms")?.map(n),
+                status: u16::try_from(r.try_get::<i64, _>("status")?).unwrap_or(0),
+                error_type: r.try_get("error_type")?,
+                streamed: r.try_get::<i64, _>("streamed")? != 0,
+            });
+        }
+        Ok(LogPage { data, has_more })
     }
 }

@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 use tokgateway_store::testing::Postgres;
-use tokgateway_store::{Group, NewKey, Role, Store, StoreError, UsageRow, now_ms};
+use tokgateway_store::{Group, LogQuery, NewKey, Role, Store, StoreError, UsageRow, now_ms};
 
 #[tokio::test]
 async fn postgres_store() {
@@ -71,6 +71,20 @@ async fn postgres_store() {
     assert_eq!(by_day.rows[0].requests, 100);
     assert_eq!(by_day.total.prompt_tokens, 360);
     assert!((s.key_spend_usd(&info.id).await.unwrap() - 60.0).abs() < 1e-9);
+    let page = s
+        .usage_log(&LogQuery {
+            key_id: Some(info.id.clone()),
+            ok: Some(true),
+            limit: 50,
+            offset: 10,
+            ..LogQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.data.len(), 50);
+    assert!(page.has_more);
+    assert!(page.data[0].time.starts_with("2026-09-22T00:00:00.000Z"));
+    assert!(page.data[0].streamed);
     s.delete_user("ann").await.unwrap();
     s.close().await;
 }

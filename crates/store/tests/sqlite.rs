@@ -1,7 +1,9 @@
 //! The store on SQLite: users, keys (hash only), ledger and summaries.
 #![allow(clippy::unwrap_used, clippy::too_many_arguments)]
 
-use tokgateway_store::{Group, NewKey, Role, Store, StoreError, UsageRow, hash_key, now_ms};
+use tokgateway_store::{
+    Group, LogQuery, NewKey, Role, Store, StoreError, UsageRow, hash_key, now_ms,
+};
 
 async fn store() -> (tempfile::TempDir, Store, String) {
     let dir = tempfile::tempdir().unwrap();
@@ -190,4 +192,98 @@ async fn ledger_is_idempotent_and_summarised() {
         .map(|n| row(&format!("m{n}"), "m", "u", "k", 1, 1, 0.0, t0))
         .collect();
     assert_eq!(s.insert_usage(&many).await.unwrap(), 230);
+}
+
+#[tokio::test]
+async fn request_log_pages_newest_first_with_filters() {
+    let (_dir, s, _) = store().await;
+    let t0 = 1_790_000_000_000;
+    let mut rows: Vec<UsageRow> = (0..25)
+        .map(|n| {
+            let (user, key) = if n % 2 == 0 {
+                ("ann", "k1")
+            } else {
+                ("bob", "k2")
+            };
+            let model = if n < 20 { "gpt-4o" } else { "claude" };
+            row(
+                &format!("r{n:02}"),
+                model,
+                user,
+                key,
+                n,
+                1,
+                0.0,
+                t0 + n as i64 * 1000,
+            )
+        })
+        .collect();
+    rows[3].status = 502;
+    rows[3].error_type = Some("upstream_error".into());
+    s.insert_usage(&rows).await.unwrap();
+
+    let q = |f: &dyn Fn(&mut LogQuery)| {
+        let mut q = LogQuery {
+            limit: 10,
+            ..LogQuery::default()
+        };
+        f(&mut q);
+        q
+    };
+    let first = s.usage_log(&q(&|_| {})).await.unwrap();
+    assert_eq!(first.data.len(), 10);
+    assert!(first.has_more);
+    assert_eq!(first.data[0].request_id, "r24", "newest first");
+    assert_eq!(first.data[0].time, "2026-09-21T14:13:44.000Z");
+    let last = s.usage_log(&q(&|q| q.offset = 20)).await.unwrap();
+    assert_eq!(last.data.len(), 5);
+    assert!(!last.has_more);
+    assert_eq!(last.data[4].request_id, "r00");
+
+    let ann = s
+        .usage_log(&q(&|q| {
+            q.user = Some("ann".into());
+            q.limit = 100
+        }))
+        .await
+        .unwrap();
+    assert_eq!(ann.data.len(), 13);
+    assert!(ann.data.iter().all(|r| r.user.as_deref() == Some("ann")));
+    let k2_claude = s
+        .usage_log(&q(&|q| {
+            q.key_id = Some("k2".into());
+            q.model = Some("claude".into())
+        }))
+        .await
+        .unwrap();
+    assert_eq!(
+        k2_claude
+            .data
+            .iter()
+            .map(|r| r.request_id.as_str())
+            .collect::<Vec<_>>(),
+        ["r23", "r21"]
+    );
+    let failed = s.usage_log(&q(&|q| q.ok = Some(false))).await.unwrap();
+    assert_eq!(failed.data.len(), 1);
+    assert_eq!(failed.data[0].status, 502);
+    assert_eq!(failed.data[0].error_type.as_deref(), Some("upstream_error"));
+    let ok = s
+        .usage_log(&q(&|q| {
+            q.ok = Some(true);
+            q.limit = 100
+        }))
+        .await
+        .unwrap();
+    assert_eq!(ok.data.len(), 24);
+    let recent = s
+        .usage_log(&q(&|q| q.since_ms = Some(t0 + 22_000)))
+        .await
+        .unwrap();
+    assert_eq!(recent.data.len(), 3);
+    // Out-of-range page sizes are clamped, never an error.
+    assert_eq!(
+        s.usage_log(&q(&|q| q.limit = 0)).await.unwrap().data.len(),
+        1
+    );
 }

@@ -4,6 +4,8 @@
 
 pub mod loopback;
 
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::http::HeaderMap;
@@ -29,6 +31,73 @@ pub struct Upstream {
     /// Parsed once: parsing a URL per request is measurable on the hot path.
     chat_url: Option<reqwest::Url>,
     embeddings_url: Option<reqwest::Url>,
+    /// Outcomes of the attempts made through this process, for the console.
+    pub health: Health,
+}
+
+/// A provider's recent outcomes, as seen by this gatewayd process. Counting
+/// costs two relaxed atomic operations per attempt; the last error's text is
+/// behind a mutex taken only when an attempt fails.
+#[derive(Debug, Default)]
+pub struct Health {
+    attempts: AtomicU64,
+    failures: AtomicU64,
+    /// Unix milliseconds of the last success and the last failure (0: never).
+    last_ok_ms: AtomicI64,
+    last_failure_ms: AtomicI64,
+    last_error: Mutex<Option<String>>,
+}
+
+/// [`Health`] at one moment.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HealthSnapshot {
+    pub requests: u64,
+    pub errors: u64,
+    pub last_ok_at: Option<String>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<String>,
+    /// False when the latest attempt failed.
+    pub healthy: bool,
+}
+
+impl Health {
+    pub fn record_ok(&self) {
+        self.attempts.fetch_add(1, Ordering::Relaxed);
+        self.last_ok_ms
+            .store(tokgateway_store::now_ms(), Ordering::Relaxed);
+    }
+
+    pub fn record_failure(&self, failure: &Failure) {
+        self.attempts.fetch_add(1, Ordering::Relaxed);
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        let text = match failure {
+            Failure::Connect(m) => m.clone(),
+            Failure::Timeout => "no response within the provider's timeout".to_owned(),
+            Failure::Status { status, body, .. } => match error_message(body) {
+                Some(m) => format!("HTTP {status}: {m}"),
+                None => format!("HTTP {status}"),
+            },
+        };
+        if let Ok(mut last) = self.last_error.lock() {
+            *last = Some(text);
+        }
+        self.last_failure_ms
+            .store(tokgateway_store::now_ms(), Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> HealthSnapshot {
+        let at = |ms: i64| (ms > 0).then(|| tokgateway_store::rfc3339_ms(ms));
+        let ok = self.last_ok_ms.load(Ordering::Relaxed);
+        let failed = self.last_failure_ms.load(Ordering::Relaxed);
+        HealthSnapshot {
+            requests: self.attempts.load(Ordering::Relaxed),
+            errors: self.failures.load(Ordering::Relaxed),
+            last_ok_at: at(ok),
+            last_error: self.last_error.lock().ok().and_then(|l| l.clone()),
+            last_error_at: at(failed),
+            healthy: failed <= ok,
+        }
+    }
 }
 
 /// Why an upstream attempt failed.
@@ -110,6 +179,7 @@ impl Upstream {
             client,
             chat_url,
             embeddings_url,
+            health: Health::default(),
         })
     }
 
@@ -127,6 +197,20 @@ impl Upstream {
     /// only protocol headers (`anthropic-version`, `anthropic-beta`) are passed
     /// on — never the client's credentials.
     pub async fn send(
+        &self,
+        op: Operation,
+        body: Bytes,
+        client_headers: &HeaderMap,
+    ) -> Result<reqwest::Response, Failure> {
+        let r = self.attempt(op, body, client_headers).await;
+        match &r {
+            Ok(_) => self.health.record_ok(),
+            Err(f) => self.health.record_failure(f),
+        }
+        r
+    }
+
+    async fn attempt(
         &self,
         op: Operation,
         body: Bytes,
