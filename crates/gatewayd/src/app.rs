@@ -46,6 +46,8 @@ pub struct AppState {
     /// False while the last ledger write failed.
     pub ledger_healthy: Arc<AtomicBool>,
     pub limits: Arc<crate::ratelimit::RateLimits>,
+    /// Where `/console/` is served from.
+    pub console: crate::console::Source,
 }
 
 impl AppState {
@@ -74,6 +76,7 @@ impl AppState {
             .then(|| crate::auth::Authenticator::new(store.clone()));
         Ok(Arc::new(Self {
             auth,
+            console: crate::console::Source::from_settings(settings.server.console_dir.as_deref()),
             settings,
             upstreams,
             sink,
@@ -254,7 +257,14 @@ async fn frame(State(app): State<Arc<AppState>>, mut req: Request, next: Next) -
 
 /// The router with every route and [`frame`].
 pub fn router(app: Arc<AppState>) -> Router {
-    Router::new()
+    let mut router = Router::new();
+    if app.settings.server.console {
+        router = router
+            .route("/console", get(crate::console::redirect))
+            .route("/console/", get(crate::console::serve))
+            .route("/console/{*path}", get(crate::console::serve));
+    }
+    router
         .route("/v1/chat/completions", post(routes::openai_chat))
         .route("/v1/embeddings", post(routes::embeddings))
         .route("/v1/models", get(routes::models))
@@ -267,7 +277,10 @@ pub fn router(app: Arc<AppState>) -> Router {
         )
         .route("/api/v1/me", get(crate::admin::me))
         .route("/api/v1/usage", get(crate::admin::my_usage))
+        .route("/api/v1/requests", get(crate::admin::my_requests))
         .route("/api/v1/admin/usage", get(crate::admin::usage))
+        .route("/api/v1/admin/requests", get(crate::admin::requests))
+        .route("/api/v1/admin/providers", get(crate::admin::providers))
         .route(
             "/api/v1/admin/users",
             get(crate::admin::list_users).post(crate::admin::create_user),

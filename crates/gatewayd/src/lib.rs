@@ -11,6 +11,7 @@ pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod cli;
+pub mod console;
 pub mod error;
 pub mod logging;
 pub mod metrics;
@@ -114,6 +115,12 @@ fn run(loaded: &Loaded, settings: Settings) -> anyhow::Result<()> {
             auth = if running.app.settings.auth.enabled { "on" } else { "off" },
             "gatewayd listening on {}", running.url
         );
+        if running.app.settings.server.console {
+            tracing::info!(
+                console = %running.app.console.describe(),
+                "console at {}/console/", running.url
+            );
+        }
         server::shutdown_signal().await;
         running.stop().await;
         anyhow::Ok(())
