@@ -5,18 +5,36 @@ RELEASE_BIN := target/release
 PYTHON ?= python3
 VENV := .venv
 
-.PHONY: build run test test-rust test-sdk lint fmt bench clean
+.PHONY: build console run test test-rust test-sdk test-console test-dist lint fmt bench clean
 
-## build: release binaries gateway and gatewayd under target/release
-build:
+# The console (fe/) is built before gatewayd, which embeds fe/dist. Without
+# npm, gatewayd is built without it (and /console/ says how to get it).
+HAVE_NPM := $(shell command -v npm 2>/dev/null)
+FE_SRC := $(shell find fe/src fe/public -type f 2>/dev/null) fe/index.html fe/package.json fe/vite.config.ts
+
+## build: release binaries gateway and gatewayd under target/release, the console built in
+build: $(if $(HAVE_NPM),console)
 	$(CARGO) build --release --locked -p tokgateway-gateway -p tokgateway-gatewayd
+
+## console: the browser console bundles, fe/dist (web) and fe/dist-h5 (mobile)
+console: fe/dist/index.html fe/dist-h5/index.html
+
+fe/node_modules/.package-lock.json: fe/package-lock.json
+	cd fe && npm ci --no-audit --no-fund
+
+fe/dist/index.html: fe/node_modules/.package-lock.json $(FE_SRC)
+	cd fe && npm run build
+
+fe/dist-h5/index.html: fe/node_modules/.package-lock.json $(FE_SRC)
+	cd fe && npm run build:h5
 
 ## run: gatewayd on the embedded defaults (loopback model, SQLite, no API key) at http://127.0.0.1:8081
 run: build
 	$(RELEASE_BIN)/gatewayd
 
-## test: format and lint checks, every Rust test, and the official OpenAI/Anthropic SDKs against gatewayd
-test: lint test-rust test-sdk
+## test: format and lint checks, every Rust test, the official OpenAI/Anthropic SDKs against
+## gatewayd, the console (unit and browser tests) and the packaging checks
+test: lint test-rust test-sdk test-console test-dist
 
 test-rust:
 	$(CARGO) test --workspace --locked
@@ -25,6 +43,17 @@ test-rust:
 test-sdk: $(VENV)/.installed
 	$(CARGO) build --locked -p tokgateway-gatewayd
 	GATEWAYD_BIN=target/debug/gatewayd $(VENV)/bin/python -m pytest -q tests/sdk
+
+## test-console: the console's lint, type check and unit tests, then headless Chromium
+## against a real gatewayd (fe/e2e; screenshots in fe/test-output/screenshots)
+test-console: console
+	cd fe && npm run lint && npm run typecheck && npm test
+	$(CARGO) build --locked -p tokgateway-gateway -p tokgateway-gatewayd
+	cd fe && GATEWAYD_BIN=../target/debug/gatewayd GATEWAY_BIN=../target/debug/gateway npm run e2e
+
+## test-dist: every release channel built and checked here (packaging/check-all.sh; as root)
+test-dist: console
+	packaging/check-all.sh
 
 $(VENV)/.installed: tests/sdk/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -46,3 +75,5 @@ fmt:
 
 clean:
 	$(CARGO) clean
+
+include packaging/dist.mk
