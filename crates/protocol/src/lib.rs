@@ -2,6 +2,9 @@
 //! between OpenAI Chat Completions and Anthropic Messages (requests,
 //! responses, streams). Pure functions over bytes and JSON values, so they are
 //! tested and fuzzed in isolation (`tests/properties.rs`).
+//! `responses` translates the OpenAI Responses API to and from Chat
+//! Completions (composed with `translate` for Anthropic upstreams).
 
+pub mod responses;
 pub mod sse;
 pub mod translate;
