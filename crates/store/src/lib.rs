@@ -10,6 +10,7 @@
 //!   survives a crash of the process or the machine.
 
 mod keys;
+mod responses;
 mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -23,6 +24,7 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 
 pub use keys::{AuthedKey, KeyInfo, NewKey, generate_key, hash_key};
+pub use responses::StoredResponse;
 pub use time::{now_ms, rfc3339, rfc3339_ms};
 pub use usage::{Group, LogEntry, LogPage, LogQuery, MAX_LOG_PAGE, Summary, SummaryRow, UsageRow};
 pub use users::{Role, User};

@@ -47,6 +47,17 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX usage_time ON usage (time);
     CREATE INDEX usage_key ON usage (key_id);",
+    // 2: stored Responses API responses (previous_response_id).
+    "CREATE TABLE responses (
+        id TEXT PRIMARY KEY,
+        key_id TEXT,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        model TEXT NOT NULL,
+        messages TEXT NOT NULL,
+        response TEXT NOT NULL
+    );
+    CREATE INDEX responses_expires ON responses (expires_at);",
 ];
 
 pub(crate) async fn migrate(store: &Store) -> Result<(), StoreError> {

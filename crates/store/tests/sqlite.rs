@@ -287,3 +287,33 @@ async fn request_log_pages_newest_first_with_filters() {
         1
     );
 }
+
+#[tokio::test]
+async fn stored_responses_expire_and_survive_reopening() {
+    let (_dir, s, url) = store().await;
+    let now = now_ms();
+    let r = tokgateway_store::StoredResponse {
+        id: "resp_1".into(),
+        key_id: Some("k1".into()),
+        created_at: now,
+        expires_at: now + 60_000,
+        model: "m".into(),
+        messages: r#"[{"role":"user","content":"hi"}]"#.into(),
+        response: r#"{"id":"resp_1"}"#.into(),
+    };
+    s.put_response(&r).await.unwrap();
+    let old = tokgateway_store::StoredResponse {
+        id: "resp_old".into(),
+        expires_at: now - 1,
+        ..r.clone()
+    };
+    s.put_response(&old).await.unwrap();
+    assert_eq!(s.get_response("resp_old").await.unwrap(), None, "expired");
+    s.close().await;
+    let s = Store::connect(&url).await.unwrap();
+    assert_eq!(s.get_response("resp_1").await.unwrap(), Some(r));
+    assert_eq!(s.purge_responses(now).await.unwrap(), 1);
+    assert!(s.delete_response("resp_1").await.unwrap());
+    assert!(!s.delete_response("resp_1").await.unwrap());
+    assert_eq!(s.get_response("resp_1").await.unwrap(), None);
+}
