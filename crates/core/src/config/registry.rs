@@ -175,6 +175,12 @@ pub static KEYS: &[KeyDef] = &[
         "Rows written per batch at most.",
     ),
     key(
+        "responses.ttl",
+        "30d",
+        Kind::Duration,
+        "How long /v1/responses keeps a stored response (store: true) for previous_response_id and GET /v1/responses/{id}.",
+    ),
+    key(
         "ledger.durability",
         "async",
         Kind::Enum(&["async", "sync"]),
@@ -312,6 +318,12 @@ pub static PROVIDER_KEYS: &[KeyDef] = &[
         "1",
         Kind::Int { min: 0, max: 10 },
         "Retries on connect errors, 429 and 5xx before the next provider is tried.",
+    ),
+    key(
+        "responses",
+        "false",
+        Kind::Bool,
+        "openai providers only: the upstream serves /responses itself, so /v1/responses is passed through instead of translated to chat completions.",
     ),
     key(
         "chunk_delay",

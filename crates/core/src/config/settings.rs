@@ -140,6 +140,8 @@ pub struct ProviderSettings {
     pub max_retries: u32,
     /// Loopback only: pause between streamed chunks.
     pub chunk_delay: Duration,
+    /// OpenAI only: the upstream serves `/responses` (passthrough).
+    pub responses: bool,
 }
 
 /// One `[routes]` entry.
@@ -166,6 +168,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub store_url: String,
     pub ledger: LedgerSettings,
+    /// `responses.ttl`: how long stored Responses API responses are kept.
+    pub responses_ttl: Duration,
     pub limits: LimitsSettings,
     pub ratelimit: RateLimitSettings,
     pub log: LogSettings,
@@ -313,6 +317,7 @@ impl Settings {
                 allow_open: r.boolean("auth.allow_open")?,
             },
             store_url: r.string("store.url")?,
+            responses_ttl: r.duration("responses.ttl")?,
             ledger: LedgerSettings {
                 flush_interval: r.duration("ledger.flush_interval")?,
                 batch_size: narrow(r.int("ledger.batch_size")?),
@@ -432,7 +437,13 @@ fn providers(r: &Reader<'_>) -> Result<Vec<ProviderSettings>, ConfigError> {
             "" => Duration::ZERO,
             v => units::parse_duration(v).map_err(|m| r.invalid(&delay_key, m))?,
         };
+        let responses_key = key("responses");
+        let responses = match r.raw(&responses_key) {
+            "" => false,
+            v => units::parse_bool(v).map_err(|m| r.invalid(&responses_key, m))?,
+        };
         out.push(ProviderSettings {
+            responses,
             chunk_delay,
             name: name.to_owned(),
             kind,
