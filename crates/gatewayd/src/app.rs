@@ -268,6 +268,11 @@ pub fn router(app: Arc<AppState>) -> Router {
         .route("/v1/chat/completions", post(routes::openai_chat))
         .route("/v1/embeddings", post(routes::embeddings))
         .route("/v1/models", get(routes::models))
+        .route("/v1/responses", post(crate::responses::create))
+        .route(
+            "/v1/responses/{id}",
+            get(crate::responses::get).delete(crate::responses::delete),
+        )
         .route("/v1/messages", post(routes::anthropic_messages))
         .route("/anthropic/v1/messages", post(routes::anthropic_messages))
         .route("/v1/messages/count_tokens", post(routes::count_tokens))

@@ -17,6 +17,7 @@ pub mod logging;
 pub mod metrics;
 pub mod proxy;
 pub mod ratelimit;
+pub mod responses;
 pub mod routes;
 pub mod routing;
 pub mod server;
@@ -216,6 +217,29 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
                 }
                 let Some(app) = weak.upgrade() else { break };
                 let _ = tokio::task::spawn_blocking(move || app.check_memory()).await;
+            }
+        });
+    }
+    {
+        // Expired Responses API responses are invisible at once (reads check
+        // the expiry) and deleted here, hourly.
+        let weak = Arc::downgrade(&app);
+        let token = shutdown.clone();
+        background.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                tokio::select! {
+                    () = token.cancelled() => break,
+                    _ = tick.tick() => {}
+                }
+                let Some(app) = weak.upgrade() else { break };
+                match app.store.purge_responses(tokgateway_store::now_ms()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, "expired stored responses deleted"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "deleting expired stored responses failed")
+                    }
+                }
             }
         });
     }

@@ -50,6 +50,8 @@ struct PeekStreamOptions {
 struct UsagePeek {
     usage: Option<Usage>,
     message: Option<MessagePeek>,
+    /// Responses API stream events carry it in `response.usage`.
+    response: Option<MessagePeek>,
     choices: Option<Vec<IgnoredAny>>,
 }
 
@@ -88,13 +90,26 @@ pub async fn chat(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    chat_for(app, ctx, protocol, endpoint(protocol), headers, body).await
+}
+
+/// [`chat`] on behalf of another endpoint (`/v1/responses` runs its requests
+/// through here as Chat Completions); `endpoint` labels the ledger row.
+pub async fn chat_for(
+    app: Arc<AppState>,
+    ctx: RequestCtx,
+    protocol: Protocol,
+    endpoint: &'static str,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     // The record exists from the start, so requests refused before they are
     // routed (bad body, model not allowed, rate limited, unknown model) are in
     // the ledger too, with their status.
     let mut guard = RecordGuard::new(
         app.sink.clone(),
         ctx.request_id.clone(),
-        endpoint(protocol),
+        endpoint,
         "",
         ctx.started,
         ctx.permit.clone(),
@@ -141,52 +156,7 @@ async fn chat_inner(
         .and_then(|o| o.include_usage)
         .unwrap_or(false);
 
-    if let Some(id) = &ctx.identity
-        && !id.allows(&model)
-    {
-        return Err(ApiError::new(
-            protocol,
-            StatusCode::FORBIDDEN,
-            format!("this API key may not use model `{model}`"),
-        )
-        .with_param("model"));
-    }
-    if let Some(id) = &ctx.identity {
-        let rl = &app.settings.ratelimit;
-        if let Err(wait) = app
-            .limits
-            .admit(
-                &id.key_id,
-                id.rpm.or(rl.default_rpm),
-                id.tpm.or(rl.default_tpm),
-            )
-            .await
-        {
-            return Err(ApiError::new(
-                protocol,
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate limit exceeded for this API key",
-            )
-            .with_retry_after(wait));
-        }
-        if let Some(budget) = id.budget_usd {
-            let spent = match app.limits.cached_spend(&id.key_id) {
-                Some(s) => s,
-                None => {
-                    let s = app.store.key_spend_usd(&id.key_id).await.unwrap_or(0.0);
-                    app.limits.set_spend(&id.key_id, s);
-                    s
-                }
-            };
-            if spent >= budget {
-                return Err(ApiError::new(
-                    protocol,
-                    StatusCode::FORBIDDEN,
-                    format!("this API key's budget of {budget} USD is spent"),
-                ));
-            }
-        }
-    }
+    admit(&app, &ctx, protocol, &model).await?;
     let settings = &app.settings;
     let target = crate::routing::resolve(settings, &model).ok_or_else(|| {
         ApiError::new(
@@ -330,6 +300,62 @@ async fn chat_inner(
     let err = failure_to_error(protocol, last_failure);
     guard.finish(err.status.as_u16(), Some(err.kind()));
     Err(err)
+}
+
+/// The key's checks before a request is routed: model globs, rate limits, budget.
+pub(crate) async fn admit(
+    app: &AppState,
+    ctx: &RequestCtx,
+    protocol: Protocol,
+    model: &str,
+) -> Result<(), ApiError> {
+    if let Some(id) = &ctx.identity
+        && !id.allows(model)
+    {
+        return Err(ApiError::new(
+            protocol,
+            StatusCode::FORBIDDEN,
+            format!("this API key may not use model `{model}`"),
+        )
+        .with_param("model"));
+    }
+    if let Some(id) = &ctx.identity {
+        let rl = &app.settings.ratelimit;
+        if let Err(wait) = app
+            .limits
+            .admit(
+                &id.key_id,
+                id.rpm.or(rl.default_rpm),
+                id.tpm.or(rl.default_tpm),
+            )
+            .await
+        {
+            return Err(ApiError::new(
+                protocol,
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate limit exceeded for this API key",
+            )
+            .with_retry_after(wait));
+        }
+        if let Some(budget) = id.budget_usd {
+            let spent = match app.limits.cached_spend(&id.key_id) {
+                Some(s) => s,
+                None => {
+                    let s = app.store.key_spend_usd(&id.key_id).await.unwrap_or(0.0);
+                    app.limits.set_spend(&id.key_id, s);
+                    s
+                }
+            };
+            if spent >= budget {
+                return Err(ApiError::new(
+                    protocol,
+                    StatusCode::FORBIDDEN,
+                    format!("this API key's budget of {budget} USD is spent"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Keeps the providers that `work_mode` allows for this client.
@@ -537,6 +563,8 @@ enum Mode {
     AnthropicToOpenAi(Box<translate::AnthropicToOpenAi>),
     /// OpenAI upstream, Anthropic client.
     OpenAiToAnthropic(Box<translate::OpenAiToAnthropic>),
+    /// OpenAI Responses events, forwarded as they are.
+    Responses { events: u64 },
 }
 
 /// State of a stream from an upstream to the client.
@@ -547,6 +575,8 @@ struct Passthrough {
     mode: Mode,
     usage: (u64, u64),
     terminated: bool,
+    /// A Responses stream that ended with `response.failed`.
+    failed: bool,
     finished: bool,
     guard: Option<RecordGuard>,
 }
@@ -560,6 +590,20 @@ impl Passthrough {
                 if self.inspect(data) {
                     sse::encode(out, event, data);
                 }
+                return;
+            }
+            Mode::Responses { events } => {
+                *events += 1;
+                if let Some(kind) = responses_terminal(data) {
+                    self.terminated = true;
+                    if let Ok(p) = serde_json::from_str::<UsagePeek>(data)
+                        && let Some(u) = p.response.and_then(|r| r.usage)
+                    {
+                        self.usage = tokens(u);
+                    }
+                    self.failed = kind == "response.failed";
+                }
+                sse::encode(out, event, data);
                 return;
             }
             Mode::AnthropicToOpenAi(t) => {
@@ -672,6 +716,7 @@ fn stream_through(
         mode,
         usage: (0, 0),
         terminated: false,
+        failed: false,
         finished: false,
         guard: Some(guard),
     };
@@ -697,16 +742,27 @@ fn stream_through(
                 Some(Err(_)) | None => {
                     let mut out = BytesMut::new();
                     st.end(&mut out);
+                    if st.terminated && st.failed {
+                        st.finish(502, Some("upstream_error"));
+                        return (!out.is_empty()).then(|| (Ok(out.freeze()), st));
+                    }
                     if st.terminated {
                         st.finish_committed().await;
                         return (!out.is_empty()).then(|| (Ok(out.freeze()), st));
                     }
                     // The upstream stopped before its terminal event: end with an error event.
-                    sse::encode_error(
-                        &mut out,
-                        st.protocol,
-                        "the upstream stream ended unexpectedly",
-                    );
+                    let message = "the upstream stream ended unexpectedly";
+                    if let Mode::Responses { events } = st.mode {
+                        sse::encode(
+                            &mut out,
+                            Some("error"),
+                            &serde_json::json!({"type": "error", "code": "server_error",
+                                "message": message, "param": null, "sequence_number": events})
+                            .to_string(),
+                        );
+                    } else {
+                        sse::encode_error(&mut out, st.protocol, message);
+                    }
                     st.finish(502, Some("upstream_stream_cut"));
                     return Some((Ok(out.freeze()), st));
                 }
@@ -769,4 +825,119 @@ async fn loopback_answer(
             ))
         });
     sse_response(Body::from_stream(body), "loopback")
+}
+
+/// The type of a Responses stream event that ends the stream, if it is one.
+fn responses_terminal(data: &str) -> Option<&'static str> {
+    [
+        "response.completed",
+        "response.incomplete",
+        "response.failed",
+    ]
+    .into_iter()
+    .find(|t| data.contains(&format!("\"type\":\"{t}\"")))
+}
+
+/// The providers a `/v1/responses` request for `model` is passed through to:
+/// those of its route serving `/responses` themselves, when the first one does
+/// (else the request is translated to chat completions).
+pub fn responses_chain<'a>(app: &'a AppState, model: &str) -> Option<(String, Vec<&'a Upstream>)> {
+    let target = crate::routing::resolve(&app.settings, model)?;
+    let chain: Vec<&Upstream> = target
+        .providers
+        .iter()
+        .map(|&i| &app.upstreams[i])
+        .collect();
+    if !chain.first()?.serves_responses() {
+        return None;
+    }
+    let chain = chain.into_iter().filter(|u| u.serves_responses()).collect();
+    Some((target.upstream_model.to_owned(), chain))
+}
+
+/// `/v1/responses` passed through to providers that serve it (see
+/// [`responses_chain`]): the client's body with the model rewritten, the
+/// upstream's answer as it is, its usage read for the ledger.
+#[allow(clippy::too_many_arguments)]
+pub async fn responses_passthrough(
+    app: Arc<AppState>,
+    ctx: RequestCtx,
+    headers: HeaderMap,
+    body: Bytes,
+    model: &str,
+    stream: bool,
+    upstream_model: String,
+    chain: Vec<&Upstream>,
+) -> Response {
+    let protocol = Protocol::OpenAi;
+    let mut guard = RecordGuard::new(
+        app.sink.clone(),
+        ctx.request_id.clone(),
+        "/v1/responses",
+        model,
+        ctx.started,
+        ctx.permit.clone(),
+    );
+    guard.set_identity(ctx.identity.as_deref());
+    guard.set_streamed(stream);
+    if let Err(e) = admit(&app, &ctx, protocol, model).await {
+        guard.finish(e.status.as_u16(), Some(e.kind()));
+        return e.into_response();
+    }
+    let upstream_body = match rewrite_body(&body, model, &upstream_model, false) {
+        Ok(b) => b,
+        Err(m) => {
+            let e = ApiError::bad_request(protocol, m);
+            guard.finish(400, Some(e.kind()));
+            return e.into_response();
+        }
+    };
+    let price = app
+        .settings
+        .prices
+        .iter()
+        .find(|p| glob_match(&p.glob, &upstream_model) || glob_match(&p.glob, model))
+        .map(|p| (p.input_per_mtok, p.output_per_mtok));
+    let mut last_failure: Option<(String, Failure)> = None;
+    'providers: for up in chain {
+        let name = up.settings.name.as_str();
+        guard.set_target(name, &upstream_model, price);
+        for attempt in 0..=up.settings.max_retries {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
+            }
+            match up
+                .send(Operation::Responses, upstream_body.clone(), &headers)
+                .await
+            {
+                Ok(resp) => {
+                    return if stream {
+                        stream_through(protocol, name, resp, Mode::Responses { events: 0 }, guard)
+                    } else {
+                        buffered(
+                            protocol,
+                            name,
+                            resp,
+                            false,
+                            guard,
+                            app.settings.server.request_timeout,
+                        )
+                        .await
+                    };
+                }
+                Err(f) => {
+                    crate::metrics::upstream_error(name, f.kind());
+                    tracing::warn!(request_id = %ctx.request_id, provider = name, attempt, failure = f.kind(), "upstream attempt failed");
+                    let retry = f.retryable();
+                    last_failure = Some((name.to_owned(), f));
+                    if !retry {
+                        break 'providers;
+                    }
+                }
+            }
+        }
+    }
+    let err = failure_to_error(protocol, last_failure);
+    guard.finish(err.status.as_u16(), Some(err.kind()));
+    err.into_response()
 }

@@ -15,7 +15,11 @@ use crate::error::{ApiError, Protocol};
 use crate::upstream::{Operation, loopback};
 
 /// Reads a body within `server.max_body_bytes`, else 413 in the client's protocol.
-async fn read_body(app: &AppState, protocol: Protocol, body: Body) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(
+    app: &AppState,
+    protocol: Protocol,
+    body: Body,
+) -> Result<Bytes, ApiError> {
     let limit = usize::try_from(app.settings.server.max_body_bytes).unwrap_or(usize::MAX);
     axum::body::to_bytes(body, limit).await.map_err(|_| {
         ApiError::new(

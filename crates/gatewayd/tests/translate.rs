@@ -356,3 +356,431 @@ async fn untranslatable_requests_get_a_clear_400() {
     assert_eq!(an.hits(), 0);
     gw.stop().await;
 }
+
+// ---------------------------------------------------------------------------
+// The Responses API (/v1/responses)
+
+fn openai_completion(text: &str) -> String {
+    json!({
+        "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14}
+    })
+    .to_string()
+}
+
+/// The event names of an SSE body, and the data of its last event.
+fn event_names(body: &str) -> (Vec<String>, Value) {
+    let events = sse_events(body);
+    let last = serde_json::from_str(&events.last().unwrap().1).unwrap();
+    (
+        events
+            .into_iter()
+            .map(|(e, _)| e.unwrap_or_default())
+            .collect(),
+        last,
+    )
+}
+
+#[tokio::test]
+async fn responses_on_the_loopback_model() {
+    let gw = gateway("", &["ledger.flush_interval=20ms"]).await;
+    let url = format!("{}/v1/responses", gw.url);
+    let r = post(
+        url.clone(),
+        json!({"model": "loopback", "input": "hello there", "instructions": "be brief"}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-gateway-provider"], "loopback");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        (v["object"].as_str(), v["status"].as_str()),
+        (Some("response"), Some("completed"))
+    );
+    assert!(v["id"].as_str().unwrap().starts_with("resp_"));
+    assert_eq!(v["output"][0]["type"], "message");
+    assert_eq!(
+        v["output"][0]["content"][0]["text"],
+        "loopback: hello there"
+    );
+    assert!(v["usage"]["input_tokens"].as_u64().unwrap() > 0);
+    assert_eq!(v["instructions"], "be brief");
+
+    // Streamed: the event sequence clients expect, numbered from 0.
+    let r = post(
+        url.clone(),
+        json!({"model": "loopback", "input": "one two three", "stream": true}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let body = r.text().await.unwrap();
+    let (names, last) = event_names(&body);
+    assert_eq!(
+        names[..4],
+        [
+            "response.created",
+            "response.in_progress",
+            "response.output_item.added",
+            "response.content_part.added"
+        ]
+    );
+    assert_eq!(names.last().unwrap(), "response.completed");
+    assert!(names.iter().any(|n| n == "response.output_text.done"));
+    let deltas: String = sse_events(&body)
+        .iter()
+        .filter(|(e, _)| e.as_deref() == Some("response.output_text.delta"))
+        .map(|(_, d)| {
+            serde_json::from_str::<Value>(d).unwrap()["delta"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(deltas, "loopback: one two three");
+    let seq: Vec<u64> = sse_events(&body)
+        .iter()
+        .map(|(_, d)| {
+            serde_json::from_str::<Value>(d).unwrap()["sequence_number"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(seq, (0..seq.len() as u64).collect::<Vec<_>>());
+    assert_eq!(
+        last["response"]["output"][0]["content"][0]["text"],
+        "loopback: one two three"
+    );
+    assert!(last["response"]["usage"]["output_tokens"].as_u64().unwrap() > 0);
+
+    // Bad requests get OpenAI-shaped 400s naming the problem.
+    for (body, needle) in [
+        (json!({"input": "x"}), "`model` is required"),
+        (json!({"model": "loopback", "input": 5}), "`input`"),
+        (
+            json!({"model": "loopback", "input": "x", "tools": [{"type": "web_search"}]}),
+            "web_search",
+        ),
+        (
+            json!({"model": "loopback", "input": "x", "previous_response_id": "resp_nope"}),
+            "resp_nope",
+        ),
+    ] {
+        let r = post(url.clone(), body.clone()).await;
+        let status = r.status().as_u16();
+        let v: Value = r.json().await.unwrap();
+        assert!(status == 400 || status == 404, "{body}: {status}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(needle),
+            "{body}: {v}"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let store = tokgateway_store::Store::connect(&gw.store_url())
+        .await
+        .unwrap();
+    let rows = store
+        .usage_log(&tokgateway_store::LogQuery {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let ours: Vec<_> = rows
+        .data
+        .iter()
+        .filter(|r| r.endpoint == "/v1/responses")
+        .collect();
+    assert!(ours.len() >= 2, "{:?}", rows.data);
+    assert!(
+        ours.iter()
+            .any(|r| r.streamed && r.status == 200 && r.completion_tokens > 0),
+        "{ours:?}"
+    );
+    let _dir = gw.stop().await;
+}
+
+#[tokio::test]
+async fn responses_continue_a_conversation_across_a_restart() {
+    let oa = Mock::start().await;
+    let an = Mock::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ini = ini(&oa.url, &an.url);
+    let start = |dir: &std::path::Path| {
+        let s = common::settings_in(dir, &ini, &[]);
+        async move { tokgateway_gatewayd::start(s).await.unwrap() }
+    };
+    let gw = start(dir.path()).await;
+    oa.push(Reply::Json(200, openai_completion("Paris.")));
+    let first: Value = post(
+        format!("{}/v1/responses", gw.url),
+        json!({"model": "gpt-4o", "instructions": "Answer in one word.", "input": "Capital of France?"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(first["output"][0]["content"][0]["text"], "Paris.");
+    let id = first["id"].as_str().unwrap().to_owned();
+    let got: Value = client()
+        .get(format!("{}/v1/responses/{id}", gw.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got, first, "GET returns the stored response");
+    gw.stop().await;
+
+    // A new gatewayd on the same store continues it, on an Anthropic upstream this time.
+    let gw = start(dir.path()).await;
+    an.push(Reply::Json(200, json!({
+        "id": "msg_2", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
+        "content": [{"type": "text", "text": "Berlin."}],
+        "stop_reason": "end_turn", "stop_sequence": null, "usage": {"input_tokens": 20, "output_tokens": 2}
+    }).to_string()));
+    let second = post(
+        format!("{}/v1/responses", gw.url),
+        json!({"model": "claude-sonnet-4-5", "previous_response_id": id, "input": "And Germany?"}),
+    )
+    .await;
+    assert_eq!(second.status(), 200);
+    let second: Value = second.json().await.unwrap();
+    assert_eq!(second["output"][0]["content"][0]["text"], "Berlin.");
+    assert_eq!(second["previous_response_id"], id.as_str());
+    assert_eq!(second["usage"]["input_tokens"], 20);
+    let sent = &an.seen()[0].body;
+    // As at OpenAI, instructions do not carry over to the next response.
+    assert_eq!(sent.get("system"), None);
+    let turns: Vec<(String, String)> = sent["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let text = match &m["content"] {
+                Value::String(s) => s.clone(),
+                c => c[0]["text"].as_str().unwrap_or_default().to_owned(),
+            };
+            (m["role"].as_str().unwrap().to_owned(), text)
+        })
+        .collect();
+    assert_eq!(
+        turns,
+        [
+            ("user".into(), "Capital of France?".into()),
+            ("assistant".into(), "Paris.".into()),
+            ("user".into(), "And Germany?".into())
+        ]
+    );
+
+    // `store: false` keeps nothing; DELETE removes a stored one.
+    oa.push(Reply::Json(200, openai_completion("ok")));
+    let unstored: Value = post(
+        format!("{}/v1/responses", gw.url),
+        json!({"model": "gpt-4o", "input": "x", "store": false}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let get = |id: &str| client().get(format!("{}/v1/responses/{id}", gw.url)).send();
+    assert_eq!(
+        get(unstored["id"].as_str().unwrap())
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let del: Value = client()
+        .delete(format!("{}/v1/responses/{id}", gw.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        del,
+        json!({"id": id, "object": "response", "deleted": true})
+    );
+    assert_eq!(get(&id).await.unwrap().status(), 404);
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn responses_stream_tool_calls_and_tool_outputs() {
+    let oa = Mock::start().await;
+    let an = Mock::start().await;
+    let gw = gateway(&ini(&oa.url, &an.url), &[]).await;
+    let tools = json!([{"type": "function", "name": "get_weather", "description": "Weather",
+        "parameters": {"type": "object", "properties": {"location": {"type": "string"}}}}]);
+
+    // An OpenAI upstream streams two tool calls; the client gets function_call items.
+    oa.push(Reply::Stream {
+        chunks: awkward_chunks(OPENAI_TOOL_STREAM, 37),
+        pause: Duration::ZERO,
+    });
+    let body = post(
+        format!("{}/v1/responses", gw.url),
+        json!({"model": "gpt-4o", "input": "weather?", "tools": tools, "stream": true}),
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    let (names, last) = event_names(&body);
+    assert_eq!(names.last().unwrap(), "response.completed", "{body}");
+    assert_eq!(
+        names
+            .iter()
+            .filter(|n| *n == "response.function_call_arguments.done")
+            .count(),
+        2
+    );
+    let out = &last["response"]["output"];
+    assert_eq!(out[0]["type"], "function_call");
+    assert_eq!(
+        (out[0]["name"].as_str(), out[0]["call_id"].as_str()),
+        (Some("get_weather"), Some("call_abc"))
+    );
+    assert_eq!(out[0]["arguments"], "{\"location\": \"Paris\"}");
+    assert_eq!(out[1]["name"], "get_time");
+    assert_eq!(last["response"]["usage"]["input_tokens"], 80);
+    let sent = &oa.seen()[0].body;
+    assert_eq!(sent["tools"][0]["function"]["name"], "get_weather");
+    assert_eq!(sent["stream"], true);
+
+    // The tool's output goes back as a function_call_output item; on an
+    // Anthropic upstream, streamed, with Anthropic's own tool stream in reply.
+    an.push(Reply::Stream {
+        chunks: awkward_chunks(ANTHROPIC_TOOL_STREAM, 29),
+        pause: Duration::ZERO,
+    });
+    let body = post(
+        format!("{}/v1/responses", gw.url),
+        json!({"model": "claude-sonnet-4-5", "stream": true, "tools": tools, "input": [
+            {"role": "user", "content": "weather?"},
+            {"type": "function_call", "call_id": "call_abc", "name": "get_weather", "arguments": "{\"location\":\"Paris\"}"},
+            {"type": "function_call_output", "call_id": "call_abc", "output": "sunny"}
+        ]}),
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    let sent = &an.seen()[0].body;
+    let msgs = sent["messages"].as_array().unwrap();
+    assert_eq!(msgs[1]["content"][0]["type"], "tool_use");
+    assert_eq!(msgs[1]["content"][0]["input"], json!({"location": "Paris"}));
+    assert_eq!(msgs[2]["content"][0]["type"], "tool_result");
+    assert_eq!(msgs[2]["content"][0]["tool_use_id"], "call_abc");
+    let (names, last) = event_names(&body);
+    assert_eq!(names.last().unwrap(), "response.completed", "{body}");
+    let out = last["response"]["output"].as_array().unwrap();
+    assert_eq!(out[0]["content"][0]["text"], "Let me check");
+    assert_eq!(out[1]["type"], "function_call");
+    assert_eq!(
+        serde_json::from_str::<Value>(out[1]["arguments"].as_str().unwrap()).unwrap(),
+        json!({"location": "San Francisco", "unit": "celsius"})
+    );
+    assert_eq!(last["response"]["usage"]["input_tokens"], 472);
+    let _dir = gw.stop().await;
+}
+
+#[tokio::test]
+async fn responses_pass_through_to_upstreams_that_serve_them() {
+    let oa = Mock::start().await;
+    let ini = format!(
+        "[provider.native]\ntype = openai\nbase_url = {}/v1\napi_key = sk-n\nresponses = true\n\
+         [routes]\ngpt-* = native\n[aliases]\nfast = gpt-5\n",
+        oa.url
+    );
+    let gw = gateway(&ini, &["ledger.flush_interval=20ms"]).await;
+    let reply = json!({"id": "resp_up", "object": "response", "status": "completed", "model": "gpt-5",
+        "output": [], "usage": {"input_tokens": 9, "output_tokens": 4, "total_tokens": 13}});
+    oa.push(Reply::Json(200, reply.to_string()));
+    let r = post(
+        format!("{}/v1/responses", gw.url),
+        json!({"model": "fast", "input": "hi", "reasoning": {"effort": "high"}, "include": ["reasoning.encrypted_content"]}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        reply,
+        "the upstream's answer as it is"
+    );
+    let seen = &oa.seen()[0];
+    assert_eq!(seen.path, "/v1/responses");
+    assert_eq!(seen.body["model"], "gpt-5", "alias resolved");
+    assert_eq!(
+        seen.body["include"][0], "reasoning.encrypted_content",
+        "unknown fields kept"
+    );
+
+    let stream = concat!(
+        "event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"id\":\"resp_s\",\"status\":\"in_progress\"}}\n\n",
+        "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":1,\"delta\":\"Hi\"}\n\n",
+        "event: response.completed\ndata: {\"type\":\"response.completed\",\"sequence_number\":2,\"response\":{\"id\":\"resp_s\",\"status\":\"completed\",\"usage\":{\"input_tokens\":7,\"output_tokens\":1,\"total_tokens\":8}}}\n\n",
+    );
+    oa.push(Reply::Stream {
+        chunks: awkward_chunks(stream, 23),
+        pause: Duration::ZERO,
+    });
+    let body = post(
+        format!("{}/v1/responses", gw.url),
+        json!({"model": "gpt-5", "input": "hi", "stream": true}),
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert_eq!(body, stream);
+    // A stream cut before its terminal event ends with an error event.
+    oa.push(Reply::Stream {
+        chunks: vec![stream[..200].to_owned()],
+        pause: Duration::ZERO,
+    });
+    let body = post(
+        format!("{}/v1/responses", gw.url),
+        json!({"model": "gpt-5", "input": "hi", "stream": true}),
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    let (names, last) = event_names(&body);
+    assert_eq!(names.last().unwrap(), "error");
+    assert_eq!(last["type"], "error");
+
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let store = tokgateway_store::Store::connect(&gw.store_url())
+        .await
+        .unwrap();
+    let rows = store
+        .usage_log(&tokgateway_store::LogQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .data;
+    let usage: Vec<(u16, u64, u64)> = rows
+        .iter()
+        .rev()
+        .map(|r| (r.status, r.prompt_tokens, r.completion_tokens))
+        .collect();
+    assert_eq!(usage, [(200, 9, 4), (200, 7, 1), (502, 0, 0)]);
+    assert!(
+        rows.iter()
+            .all(|r| r.endpoint == "/v1/responses" && r.provider == "native")
+    );
+    let _dir = gw.stop().await;
+}

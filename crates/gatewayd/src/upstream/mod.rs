@@ -22,6 +22,8 @@ pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 pub enum Operation {
     Chat,
     Embeddings,
+    /// OpenAI `/responses` (providers with `responses = true`).
+    Responses,
 }
 
 /// One configured provider, ready to call.
@@ -31,6 +33,7 @@ pub struct Upstream {
     /// Parsed once: parsing a URL per request is measurable on the hot path.
     chat_url: Option<reqwest::Url>,
     embeddings_url: Option<reqwest::Url>,
+    responses_url: Option<reqwest::Url>,
     /// Outcomes of the attempts made through this process, for the console.
     pub health: Health,
 }
@@ -141,13 +144,20 @@ impl Upstream {
     /// Builds the provider's client. Only HTTP providers get one.
     pub fn new(settings: ProviderSettings) -> anyhow::Result<Self> {
         let base = settings.base_url.trim_end_matches('/');
-        let (chat_url, embeddings_url) = match settings.kind {
+        let (chat_url, embeddings_url, responses_url) = match settings.kind {
             ProviderKind::OpenAi => (
                 format!("{base}/chat/completions"),
                 format!("{base}/embeddings"),
+                if settings.responses {
+                    format!("{base}/responses")
+                } else {
+                    String::new()
+                },
             ),
-            ProviderKind::Anthropic => (format!("{base}/v1/messages"), String::new()),
-            ProviderKind::Loopback => (String::new(), String::new()),
+            ProviderKind::Anthropic => {
+                (format!("{base}/v1/messages"), String::new(), String::new())
+            }
+            ProviderKind::Loopback => (String::new(), String::new(), String::new()),
         };
         let client = match settings.kind {
             ProviderKind::Loopback => None,
@@ -174,13 +184,20 @@ impl Upstream {
         };
         let chat_url = parse(chat_url)?;
         let embeddings_url = parse(embeddings_url)?;
+        let responses_url = parse(responses_url)?;
         Ok(Self {
             settings,
             client,
             chat_url,
             embeddings_url,
+            responses_url,
             health: Health::default(),
         })
+    }
+
+    /// Whether `/v1/responses` is passed through to this provider.
+    pub fn serves_responses(&self) -> bool {
+        self.responses_url.is_some()
     }
 
     /// The protocol this provider speaks (`None` for loopback, which speaks both).
@@ -224,6 +241,7 @@ impl Upstream {
         let url = match op {
             Operation::Chat => &self.chat_url,
             Operation::Embeddings => &self.embeddings_url,
+            Operation::Responses => &self.responses_url,
         };
         let Some(url) = url.clone() else {
             return Err(Failure::Connect(format!(
