@@ -3,7 +3,9 @@
 `upstream` is a gatewayd serving only the built-in loopback model; `gateway`
 is the gatewayd under test, routing `claude-*` models to `upstream` as an
 *Anthropic* provider and `gpt-*` models to it as an *OpenAI* provider, so the
-official SDKs exercise both translation directions end to end.
+official SDKs exercise both translation directions end to end; `native-*`
+models go to it as an OpenAI provider that serves `/responses` itself
+(passed through).
 """
 
 import os
@@ -76,13 +78,21 @@ type = openai
 base_url = {upstream}/v1
 api_key = test-openai-key
 
+[provider.native]
+type = openai
+base_url = {upstream}/v1
+api_key = test-openai-key
+responses = true
+
 [routes]
 claude-* = claude
 gpt-* = gpt
+native-* = native
 
 [aliases]
 claude-test = loopback
 gpt-test = loopback
+native-test = loopback
 """
     proc, url, tmp = _start(config)
     yield url

@@ -1,5 +1,6 @@
 """The official OpenAI and Anthropic Python SDKs, unchanged, through gatewayd:
-non-stream, stream, tools and tool results, in both cross-protocol directions."""
+non-stream, stream, tools and tool results, in both cross-protocol directions,
+and the OpenAI Responses API (as Codex uses it) on every kind of upstream."""
 
 import json
 
@@ -144,3 +145,78 @@ def test_errors_reach_the_sdks_in_their_own_shape(oai, ant):
 def test_models_list(oai):
     ids = {m.id for m in oai.models.list()}
     assert {"loopback", "claude-test", "gpt-test"} <= ids
+
+
+WEATHER_RESPONSES = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "Weather for a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+}
+# loopback direct, an OpenAI upstream, an Anthropic upstream (both translated),
+# and an OpenAI upstream that serves /responses itself (passed through).
+RESPONSES_MODELS = ["loopback", "gpt-test", "claude-test", "native-test"]
+
+
+@pytest.mark.parametrize("model", RESPONSES_MODELS)
+def test_openai_sdk_responses(oai, model):
+    r = oai.responses.create(model=model, instructions="Be brief.", input="hello there")
+    assert r.status == "completed"
+    assert r.output_text == "loopback: hello there"
+    assert r.usage.output_tokens == 3 and r.usage.input_tokens > 0
+    # The follow-up continues the stored conversation.
+    r2 = oai.responses.create(model=model, previous_response_id=r.id, input="and again")
+    assert r2.output_text == "loopback: and again"
+    assert r2.usage.input_tokens > r.usage.input_tokens, "the history was sent upstream"
+    if model != "native-test":  # passed-through responses are stored by their upstream
+        assert oai.responses.retrieve(r.id).output_text == "loopback: hello there"
+
+
+@pytest.mark.parametrize("model", RESPONSES_MODELS)
+def test_openai_sdk_responses_stream(oai, model):
+    stream = oai.responses.create(model=model, input="one two three", stream=True)
+    kinds, text, final = [], "", None
+    for event in stream:
+        kinds.append(event.type)
+        if event.type == "response.output_text.delta":
+            text += event.delta
+        if event.type == "response.completed":
+            final = event.response
+    assert kinds[0] == "response.created" and kinds[-1] == "response.completed"
+    assert text == "loopback: one two three"
+    assert final.output_text == text
+    assert final.usage.output_tokens == 4
+
+
+@pytest.mark.parametrize("model", RESPONSES_MODELS)
+def test_openai_sdk_responses_tools_and_tool_outputs(oai, model):
+    r = oai.responses.create(model=model, input="Oslo", tools=[WEATHER_RESPONSES], tool_choice="required")
+    call = next(item for item in r.output if item.type == "function_call")
+    assert call.name == "get_weather"
+    assert json.loads(call.arguments) == {"city": "Oslo"}
+    # Streamed, the arguments arrive as deltas that rebuild them.
+    stream = oai.responses.create(
+        model=model, input="Lima", tools=[WEATHER_RESPONSES], tool_choice="required", stream=True
+    )
+    args = ""
+    for event in stream:
+        if event.type == "response.function_call_arguments.delta":
+            args += event.delta
+    assert json.loads(args) == {"city": "Lima"}
+    # The tool's output continues the conversation.
+    r2 = oai.responses.create(
+        model=model,
+        previous_response_id=r.id,
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "sunny and 21C"}],
+        tools=[WEATHER_RESPONSES],
+    )
+    assert r2.output_text == "loopback: sunny and 21C"
+
+
+def test_openai_sdk_responses_errors(oai):
+    with pytest.raises(openai.NotFoundError):
+        oai.responses.create(model="no-such-model", input="x")
+    with pytest.raises(openai.NotFoundError):
+        oai.responses.retrieve("resp_does_not_exist")
+    with pytest.raises(openai.BadRequestError):
+        oai.responses.create(model="loopback", input="x", previous_response_id=123)
