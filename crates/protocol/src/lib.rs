@@ -4,7 +4,10 @@
 //! tested and fuzzed in isolation (`tests/properties.rs`).
 //! `responses` translates the OpenAI Responses API to and from Chat
 //! Completions (composed with `translate` for Anthropic upstreams).
+//! `gemini` translates Google Gemini `generateContent` requests, responses
+//! and streams to and from Chat Completions, both directions.
 
+pub mod gemini;
 pub mod responses;
 pub mod sse;
 pub mod translate;
