@@ -449,6 +449,7 @@ pub fn load(
         let var = match ty.as_deref() {
             Some("openai") => "OPENAI_API_KEY",
             Some("anthropic") => "ANTHROPIC_API_KEY",
+            Some("gemini") => "GEMINI_API_KEY",
             _ => continue,
         };
         if let Some(v) = env.get(var) {

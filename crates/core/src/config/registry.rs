@@ -279,25 +279,25 @@ pub static KEYS: &[KeyDef] = &[
 ];
 
 /// The provider types gatewayd knows.
-pub const PROVIDER_TYPES: &[&str] = &["openai", "anthropic", "loopback"];
+pub const PROVIDER_TYPES: &[&str] = &["openai", "anthropic", "gemini", "loopback"];
 
 /// Fields of a `[provider.NAME]` section.
 pub static PROVIDER_KEYS: &[KeyDef] = &[
     computed(
         "type",
-        "the section name when it is openai, anthropic or loopback",
+        "the section name when it is openai, anthropic, gemini or loopback",
         Kind::Enum(PROVIDER_TYPES),
-        "openai (any OpenAI-compatible server), anthropic or loopback.",
+        "openai (any OpenAI-compatible server), anthropic, gemini (Google Gemini API) or loopback.",
     ),
     computed(
         "base_url",
-        "https://api.openai.com/v1 for openai, https://api.anthropic.com for anthropic",
+        "https://api.openai.com/v1 for openai, https://api.anthropic.com for anthropic, https://generativelanguage.googleapis.com for gemini",
         Kind::Url,
         "Base URL as the official SDKs take it.",
     ),
     computed(
         "api_key",
-        "OPENAI_API_KEY / ANTHROPIC_API_KEY from the environment",
+        "OPENAI_API_KEY / ANTHROPIC_API_KEY / GEMINI_API_KEY from the environment",
         Kind::Text,
         "The provider's API key (never printed).",
     ),

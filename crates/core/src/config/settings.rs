@@ -55,6 +55,8 @@ pub enum ProviderKind {
     OpenAi,
     /// Anthropic's Messages API.
     Anthropic,
+    /// Google's Gemini API (`generateContent`).
+    Gemini,
     /// The built-in deterministic model.
     Loopback,
 }
@@ -65,6 +67,7 @@ impl ProviderKind {
         match self {
             Self::OpenAi => "openai",
             Self::Anthropic => "anthropic",
+            Self::Gemini => "gemini",
             Self::Loopback => "loopback",
         }
     }
@@ -391,6 +394,7 @@ fn providers(r: &Reader<'_>) -> Result<Vec<ProviderSettings>, ConfigError> {
         let kind = match provider_type(r.values, name).as_deref() {
             Some("openai") => ProviderKind::OpenAi,
             Some("anthropic") => ProviderKind::Anthropic,
+            Some("gemini") => ProviderKind::Gemini,
             Some("loopback") => ProviderKind::Loopback,
             Some(other) => {
                 return Err(r.invalid(
@@ -416,6 +420,7 @@ fn providers(r: &Reader<'_>) -> Result<Vec<ProviderSettings>, ConfigError> {
             "" => match kind {
                 ProviderKind::OpenAi => "https://api.openai.com/v1",
                 ProviderKind::Anthropic => "https://api.anthropic.com",
+                ProviderKind::Gemini => "https://generativelanguage.googleapis.com",
                 ProviderKind::Loopback => "",
             },
             url => url,

@@ -69,13 +69,18 @@ pub fn setting_ini() -> String {
         "\n# Providers: one [provider.NAME] section each. The built-in `loopback`\n\
          # provider always exists and answers the model `loopback`.\n",
     );
-    for name in ["openai", "anthropic"] {
+    for name in ["openai", "anthropic", "gemini"] {
         let _ = write!(out, "\n# [provider.{name}]\n");
-        for f in PROVIDER_KEYS.iter().filter(|f| f.name != "chunk_delay") {
+        for f in PROVIDER_KEYS
+            .iter()
+            .filter(|f| f.name != "chunk_delay" && (f.name != "responses" || name == "openai"))
+        {
             let example = match (name, f.name) {
                 (_, "type") => name.to_owned(),
                 ("openai", "base_url") => "https://api.openai.com/v1".to_owned(),
                 ("anthropic", "base_url") => "https://api.anthropic.com".to_owned(),
+                ("gemini", "base_url") => "https://generativelanguage.googleapis.com".to_owned(),
+                ("gemini", "models") => "gemini-2.5-pro, gemini-2.5-flash".to_owned(),
                 (_, "api_key") => String::new(),
                 ("openai", "models") => "gpt-4o, gpt-4o-mini".to_owned(),
                 ("anthropic", "models") => "claude-sonnet-4-5, claude-haiku-4-5".to_owned(),
