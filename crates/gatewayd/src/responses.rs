@@ -24,15 +24,14 @@ use axum::body::Body;
 use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use bytes::{Bytes, BytesMut};
-use futures_util::StreamExt;
+use bytes::Bytes;
 use serde_json::{Value, json};
 use tokgateway_protocol::responses::{self as rs, ChatToResponsesStream, ResponseCtx};
+use tokgateway_protocol::translate::Out;
 use tokgateway_store::StoredResponse;
 
 use crate::app::{AppState, RequestCtx};
 use crate::error::{ApiError, Protocol};
-use crate::sse;
 
 const ENDPOINT: &str = "/v1/responses";
 
@@ -235,99 +234,38 @@ async fn create_inner(
     ))
 }
 
+impl crate::chatstream::ChatSink for ChatToResponsesStream {
+    fn push(&mut self, data: &str, out: &mut Vec<Out>) {
+        ChatToResponsesStream::push(self, data, out);
+    }
+    fn finish(&mut self, out: &mut Vec<Out>) {
+        ChatToResponsesStream::finish(self, out);
+    }
+    fn fail(&mut self, message: &str, out: &mut Vec<Out>) {
+        ChatToResponsesStream::fail(self, message, out);
+    }
+    fn done(&self) -> bool {
+        ChatToResponsesStream::done(self)
+    }
+}
+
 /// Chat chunks in, Responses events out; stores the response when it completes.
 fn translate_stream(
     body: Body,
     rctx: ResponseCtx,
     turn: Option<Turn>,
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send {
-    struct St {
-        upstream: axum::body::BodyDataStream,
-        decoder: sse::Decoder,
-        machine: ChatToResponsesStream,
-        turn: Option<Turn>,
-        ended: bool,
-    }
-    let st = St {
-        upstream: body.into_data_stream(),
-        decoder: sse::Decoder::default(),
-        machine: ChatToResponsesStream::new(rctx),
-        turn,
-        ended: false,
-    };
-    futures_util::stream::unfold(st, |mut st| async move {
-        if st.ended {
-            return None;
-        }
-        let mut out = Vec::new();
-        loop {
-            // After the terminal event the chat stream is still read to its
-            // end, so its ledger row records a completed request.
-            match st.upstream.next().await {
-                Some(Ok(chunk)) => {
-                    for ev in st.decoder.feed(&chunk) {
-                        if st.machine.done() {
-                            continue;
-                        }
-                        if ev.data == "[DONE]" {
-                            st.machine.finish(&mut out);
-                        } else if let Some(msg) = chat_stream_error(&ev.data) {
-                            st.machine.fail(&msg, &mut out);
-                        } else {
-                            st.machine.push(&ev.data, &mut out);
-                        }
-                    }
+    let on_done = turn.map(|turn| -> crate::chatstream::OnDone<ChatToResponsesStream> {
+        Box::new(move |m: &ChatToResponsesStream| {
+            let response = m.response().filter(|r| r["status"] != "failed").cloned();
+            Box::pin(async move {
+                if let Some(r) = response {
+                    turn.save(&r).await;
                 }
-                Some(Err(e)) => {
-                    if !st.machine.done() {
-                        st.machine
-                            .fail(&format!("the upstream stream failed: {e}"), &mut out);
-                    }
-                    st.ended = true;
-                }
-                None => {
-                    if !st.machine.done() {
-                        st.machine
-                            .fail("the upstream stream ended before it finished", &mut out);
-                    }
-                    st.ended = true;
-                }
-            }
-            if st.machine.done()
-                && let Some(turn) = st.turn.take()
-                && let Some(response) = st.machine.response()
-                && response["status"] != "failed"
-            {
-                turn.save(response).await;
-            }
-            if st.ended || !out.is_empty() {
-                break;
-            }
-        }
-        if out.is_empty() {
-            return None;
-        }
-        let mut buf = BytesMut::new();
-        for (event, data) in &out {
-            sse::encode(&mut buf, *event, data);
-        }
-        Some((Ok(buf.freeze()), st))
-    })
-}
-
-/// The message of an in-stream OpenAI error event (`{"error": {...}}`).
-fn chat_stream_error(data: &str) -> Option<String> {
-    if !data.starts_with("{\"error\"") {
-        return None;
-    }
-    let v: Value = serde_json::from_str(data).ok()?;
-    let e = v.get("error")?;
-    Some(
-        e.get("message")
-            .and_then(Value::as_str)
-            .unwrap_or("upstream error")
-            .to_owned(),
-    )
+            })
+        })
+    });
+    crate::chatstream::translate(body, ChatToResponsesStream::new(rctx), on_done)
 }
 
 /// `GET /v1/responses/{id}`.
