@@ -130,6 +130,8 @@ pub fn new_request_id() -> String {
 pub fn protocol_of(path: &str) -> Protocol {
     if path.starts_with("/anthropic/") || path.starts_with("/v1/messages") {
         Protocol::Anthropic
+    } else if path.starts_with("/v1beta/") {
+        Protocol::Gemini
     } else {
         Protocol::OpenAi
     }
@@ -144,7 +146,7 @@ fn is_public_route(path: &str) -> bool {
 }
 
 fn is_proxy_route(path: &str) -> bool {
-    path.starts_with("/v1/") || path.starts_with("/anthropic/")
+    path.starts_with("/v1/") || path.starts_with("/anthropic/") || path.starts_with("/v1beta/")
 }
 
 /// Request id, load shedding, concurrency cap, timeout (see the module doc).
@@ -165,7 +167,7 @@ async fn frame(State(app): State<Arc<AppState>>, mut req: Request, next: Next) -
     if let Some(auth) = &app.auth
         && !is_public_route(path)
     {
-        let denied = match crate::auth::presented_key(req.headers()) {
+        let denied = match crate::auth::presented_key(req.headers(), req.uri()) {
             None => Err(crate::auth::Denied::Missing),
             Some(key) => auth.authenticate(key).await,
         };
@@ -268,6 +270,11 @@ pub fn router(app: Arc<AppState>) -> Router {
         .route("/v1/chat/completions", post(routes::openai_chat))
         .route("/v1/embeddings", post(routes::embeddings))
         .route("/v1/models", get(routes::models))
+        .route("/v1beta/models", get(crate::gemini::models))
+        .route(
+            "/v1beta/models/{target}",
+            get(crate::gemini::model).post(crate::gemini::action),
+        )
         .route("/v1/responses", post(crate::responses::create))
         .route(
             "/v1/responses/{id}",

@@ -57,8 +57,21 @@ impl Denied {
     }
 }
 
-/// The key a request carries.
-pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
+/// The key a request carries: `Authorization: Bearer`, `x-api-key`,
+/// `x-goog-api-key` (Gemini clients), or on Gemini routes (`/v1beta/…`) the
+/// `key` query parameter those clients may send instead.
+pub fn presented_key<'a>(headers: &'a HeaderMap, uri: &'a axum::http::Uri) -> Option<&'a str> {
+    let found = header_key(headers);
+    if found.is_some() || !uri.path().starts_with("/v1beta/") {
+        return found;
+    }
+    uri.query()?
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("key="))
+        .filter(|k| !k.is_empty())
+}
+
+fn header_key(headers: &HeaderMap) -> Option<&str> {
     if let Some(v) = headers.get("authorization").and_then(|v| v.to_str().ok()) {
         let v = v.trim();
         if let Some(k) = v
@@ -68,11 +81,15 @@ pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
             return Some(k.trim()).filter(|k| !k.is_empty());
         }
     }
-    headers
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
+    ["x-api-key", "x-goog-api-key"]
+        .into_iter()
+        .find_map(|name| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+        })
 }
 
 type Cached = (Option<Arc<Identity>>, Instant);
@@ -149,11 +166,25 @@ mod tests {
 
     #[test]
     fn key_from_headers() {
+        let uri: axum::http::Uri = "/v1/chat/completions".parse().unwrap();
         let mut h = HeaderMap::new();
-        assert_eq!(presented_key(&h), None);
+        assert_eq!(presented_key(&h, &uri), None);
+        h.insert("x-goog-api-key", "tgw_g".parse().unwrap());
+        assert_eq!(presented_key(&h, &uri), Some("tgw_g"));
         h.insert("x-api-key", "tgw_a".parse().unwrap());
-        assert_eq!(presented_key(&h), Some("tgw_a"));
+        assert_eq!(presented_key(&h, &uri), Some("tgw_a"));
         h.insert("authorization", "Bearer tgw_b".parse().unwrap());
-        assert_eq!(presented_key(&h), Some("tgw_b"));
+        assert_eq!(presented_key(&h, &uri), Some("tgw_b"));
+    }
+
+    #[test]
+    fn key_from_the_query_only_on_gemini_routes() {
+        let h = HeaderMap::new();
+        let gemini: axum::http::Uri = "/v1beta/models/m:generateContent?alt=sse&key=tgw_q"
+            .parse()
+            .unwrap();
+        assert_eq!(presented_key(&h, &gemini), Some("tgw_q"));
+        let openai: axum::http::Uri = "/v1/models?key=tgw_q".parse().unwrap();
+        assert_eq!(presented_key(&h, &openai), None);
     }
 }

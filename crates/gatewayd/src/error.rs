@@ -1,6 +1,7 @@
 //! The one error type of the HTTP API. It renders in the client's protocol:
 //! OpenAI routes get `{"error":{"message","type","param","code"}}`, Anthropic
-//! routes `{"type":"error","error":{"type","message"}}` (SPEC §5 "Errors").
+//! routes `{"type":"error","error":{"type","message"}}` (SPEC §5 "Errors"), Gemini
+//! routes Google's `{"error":{"code","message","status"}}`.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -13,6 +14,8 @@ pub enum Protocol {
     OpenAi,
     /// Anthropic Messages.
     Anthropic,
+    /// Google Gemini (`/v1beta/…`): `{"error":{"code","message","status"}}`.
+    Gemini,
 }
 
 /// An error answered to the client.
@@ -107,6 +110,9 @@ impl ApiError {
                 "type": "error",
                 "error": { "type": Self::anthropic_type(self.status), "message": self.message }
             }),
+            Protocol::Gemini => {
+                tokgateway_protocol::gemini::gemini_error(self.status.as_u16(), &self.message)
+            }
         }
     }
 }

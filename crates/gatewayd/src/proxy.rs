@@ -29,7 +29,7 @@ use crate::app::{AppState, RequestCtx};
 use crate::error::{ApiError, Protocol};
 use crate::sse;
 use crate::upstream::{self, Failure, Operation, Upstream, loopback};
-use tokgateway_protocol::translate;
+use tokgateway_protocol::{gemini, translate};
 
 /// The few fields read before routing.
 #[derive(Deserialize)]
@@ -73,6 +73,7 @@ pub const fn endpoint(protocol: Protocol) -> &'static str {
     match protocol {
         Protocol::OpenAi => "/v1/chat/completions",
         Protocol::Anthropic => "/v1/messages",
+        Protocol::Gemini => "/v1beta/models:generateContent",
     }
 }
 
@@ -209,8 +210,8 @@ async fn chat_inner(
             )
             .await);
         }
-        let translate = up.protocol().is_some_and(|p| p != protocol);
-        let (upstream_body, mode) = if translate {
+        let convert = Convert::between(protocol, up.protocol());
+        let (upstream_body, mode) = if convert != Convert::None {
             // Another protocol: parse once, translate, serialize.
             let request = match &parsed {
                 Some(v) => v,
@@ -218,29 +219,14 @@ async fn chat_inner(
                     ApiError::bad_request(protocol, format!("request body is not valid JSON: {e}"))
                 })?),
             };
-            let translated = match protocol {
-                Protocol::OpenAi => {
-                    translate::openai_to_anthropic_request(request, &upstream_model)
-                }
-                Protocol::Anthropic => {
-                    translate::anthropic_to_openai_request(request, &upstream_model)
-                }
-            }
-            .map_err(|m| {
+            let translated = convert.request(request, &upstream_model).map_err(|m| {
                 ApiError::bad_request(
                     protocol,
                     format!("cannot translate this request for provider `{name}`: {m}"),
                 )
             })?;
             let bytes = Bytes::from(serde_json::to_vec(&translated).unwrap_or_default());
-            let mode = match protocol {
-                Protocol::OpenAi => Mode::AnthropicToOpenAi(Box::new(
-                    translate::AnthropicToOpenAi::new(&model, unix_now(), client_wants_usage),
-                )),
-                Protocol::Anthropic => {
-                    Mode::OpenAiToAnthropic(Box::new(translate::OpenAiToAnthropic::new(&model)))
-                }
-            };
+            let mode = convert.stream_mode(&model, &ctx.request_id, client_wants_usage);
             (bytes, mode)
         } else {
             // Same protocol: the client's bytes go upstream, changed only where needed.
@@ -259,10 +245,14 @@ async fn chat_inner(
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
             }
-            match up
-                .send(Operation::Chat, upstream_body.clone(), headers)
-                .await
-            {
+            let sent = if up.settings.kind == ProviderKind::Gemini {
+                up.send_generate(&upstream_model, stream, upstream_body.clone(), headers)
+                    .await
+            } else {
+                up.send(Operation::Chat, upstream_body.clone(), headers)
+                    .await
+            };
+            match sent {
                 Ok(resp) => {
                     let mode = mode.take().unwrap_or(Mode::Pass {
                         strip_usage_chunk: false,
@@ -274,7 +264,8 @@ async fn chat_inner(
                             protocol,
                             name,
                             resp,
-                            translate,
+                            convert,
+                            (&model, &ctx.request_id),
                             guard,
                             app.settings.server.request_timeout,
                         )
@@ -497,12 +488,15 @@ fn tokens(u: Usage) -> (u64, u64) {
     )
 }
 
-/// A non-streamed upstream answer, forwarded as it is.
+/// A non-streamed upstream answer: forwarded as it is, or converted to the
+/// client's protocol. `(model, request_id)` name a converted answer.
+#[allow(clippy::too_many_arguments)]
 async fn buffered(
     protocol: Protocol,
     provider: &str,
     resp: reqwest::Response,
-    translate: bool,
+    convert: Convert,
+    (model, request_id): (&str, &str),
     mut guard: RecordGuard,
     timeout: Duration,
 ) -> Response {
@@ -527,7 +521,7 @@ async fn buffered(
             return e.into_response();
         }
     };
-    let body = if translate {
+    let body = if convert != Convert::None {
         let Ok(upstream) = serde_json::from_slice::<Value>(&body) else {
             let e = ApiError::new(
                 protocol,
@@ -537,11 +531,7 @@ async fn buffered(
             guard.finish(502, Some(e.kind()));
             return e.into_response();
         };
-        let v = match protocol {
-            Protocol::OpenAi => translate::anthropic_to_openai_response(&upstream, unix_now()),
-            Protocol::Anthropic => translate::openai_to_anthropic_response(&upstream),
-        };
-        Bytes::from(v.to_string())
+        Bytes::from(convert.response(&upstream, model, request_id).to_string())
     } else {
         body
     };
@@ -565,6 +555,94 @@ enum Mode {
     OpenAiToAnthropic(Box<translate::OpenAiToAnthropic>),
     /// OpenAI Responses events, forwarded as they are.
     Responses { events: u64 },
+    /// Gemini upstream, OpenAI client.
+    GeminiToOpenAi(Box<gemini::GeminiToChatStream>),
+    /// Gemini upstream, Anthropic client: through chat chunks.
+    GeminiToAnthropic(Box<(gemini::GeminiToChatStream, translate::OpenAiToAnthropic)>),
+}
+
+/// How an upstream's answer reaches a client of another protocol (named
+/// upstream → client, like [`Mode`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Convert {
+    None,
+    AnthropicToOpenAi,
+    OpenAiToAnthropic,
+    GeminiToOpenAi,
+    GeminiToAnthropic,
+}
+
+impl Convert {
+    /// For a client of `client` and an upstream speaking `upstream` (`None`: loopback).
+    fn between(client: Protocol, upstream: Option<Protocol>) -> Self {
+        match (client, upstream) {
+            (Protocol::OpenAi, Some(Protocol::Anthropic)) => Self::AnthropicToOpenAi,
+            (Protocol::Anthropic, Some(Protocol::OpenAi)) => Self::OpenAiToAnthropic,
+            (Protocol::OpenAi, Some(Protocol::Gemini)) => Self::GeminiToOpenAi,
+            (Protocol::Anthropic, Some(Protocol::Gemini)) => Self::GeminiToAnthropic,
+            // Gemini clients reach the chat path as OpenAI clients (crate::gemini).
+            _ => Self::None,
+        }
+    }
+
+    /// The client's request in the upstream's protocol.
+    fn request(self, req: &Value, upstream_model: &str) -> Result<Value, String> {
+        match self {
+            Self::None => Ok(req.clone()),
+            Self::AnthropicToOpenAi => translate::openai_to_anthropic_request(req, upstream_model),
+            Self::OpenAiToAnthropic => translate::anthropic_to_openai_request(req, upstream_model),
+            Self::GeminiToOpenAi => gemini::chat_to_gemini_request(req),
+            Self::GeminiToAnthropic => gemini::chat_to_gemini_request(
+                &translate::anthropic_to_openai_request(req, upstream_model)?,
+            ),
+        }
+    }
+
+    /// A non-streamed upstream answer in the client's protocol.
+    fn response(self, resp: &Value, model: &str, request_id: &str) -> Value {
+        match self {
+            Self::None => resp.clone(),
+            Self::AnthropicToOpenAi => translate::anthropic_to_openai_response(resp, unix_now()),
+            Self::OpenAiToAnthropic => translate::openai_to_anthropic_response(resp),
+            Self::GeminiToOpenAi => gemini::gemini_to_chat_response(
+                resp,
+                model,
+                &format!("chatcmpl-{request_id}"),
+                unix_now(),
+            ),
+            Self::GeminiToAnthropic => {
+                translate::openai_to_anthropic_response(&gemini::gemini_to_chat_response(
+                    resp,
+                    model,
+                    &format!("chatcmpl-{request_id}"),
+                    unix_now(),
+                ))
+            }
+        }
+    }
+
+    /// The stream state for this conversion.
+    fn stream_mode(self, model: &str, request_id: &str, include_usage: bool) -> Mode {
+        let id = format!("chatcmpl-{request_id}");
+        match self {
+            Self::None => Mode::Pass {
+                strip_usage_chunk: false,
+            },
+            Self::AnthropicToOpenAi => Mode::AnthropicToOpenAi(Box::new(
+                translate::AnthropicToOpenAi::new(model, unix_now(), include_usage),
+            )),
+            Self::OpenAiToAnthropic => {
+                Mode::OpenAiToAnthropic(Box::new(translate::OpenAiToAnthropic::new(model)))
+            }
+            Self::GeminiToOpenAi => Mode::GeminiToOpenAi(Box::new(
+                gemini::GeminiToChatStream::new(model, &id, unix_now(), include_usage),
+            )),
+            Self::GeminiToAnthropic => Mode::GeminiToAnthropic(Box::new((
+                gemini::GeminiToChatStream::new(model, &id, unix_now(), true),
+                translate::OpenAiToAnthropic::new(model),
+            ))),
+        }
+    }
 }
 
 /// State of a stream from an upstream to the client.
@@ -616,6 +694,21 @@ impl Passthrough {
                 self.usage = t.usage;
                 self.terminated = t.done;
             }
+            Mode::GeminiToOpenAi(t) => {
+                t.push(data, &mut translated);
+                self.usage = t.usage;
+                self.terminated = t.done;
+            }
+            Mode::GeminiToAnthropic(b) => {
+                let (g, a) = &mut **b;
+                let mut chunks = Vec::new();
+                g.push(data, &mut chunks);
+                for (_, chunk) in chunks {
+                    a.push(&chunk, &mut translated);
+                }
+                self.usage = g.usage;
+                self.terminated = a.done;
+            }
         }
         for (name, data) in translated {
             sse::encode(out, name, &data);
@@ -625,17 +718,37 @@ impl Passthrough {
     /// At the end of the upstream stream: closes a translated stream whose
     /// upstream said how it ended but sent no terminator.
     fn end(&mut self, out: &mut BytesMut) {
-        if let Mode::OpenAiToAnthropic(t) = &mut self.mode
-            && !t.done
-            && t.finished_upstream()
-        {
-            let mut translated = Vec::new();
-            t.finish(&mut translated);
-            self.usage = t.usage;
-            self.terminated = true;
-            for (name, data) in translated {
-                sse::encode(out, name, &data);
+        let mut translated = Vec::new();
+        match &mut self.mode {
+            Mode::OpenAiToAnthropic(t) if !t.done && t.finished_upstream() => {
+                t.finish(&mut translated);
+                self.usage = t.usage;
+                self.terminated = true;
             }
+            // Gemini streams have no terminator: they end after the chunk
+            // that says how the answer finished.
+            Mode::GeminiToOpenAi(t) if !t.done && t.finished_upstream() => {
+                t.finish(&mut translated);
+                self.usage = t.usage;
+                self.terminated = true;
+            }
+            Mode::GeminiToAnthropic(b) if !b.1.done && b.0.finished_upstream() => {
+                let (g, a) = &mut **b;
+                let mut chunks = Vec::new();
+                g.finish(&mut chunks);
+                for (_, chunk) in chunks {
+                    a.push(&chunk, &mut translated);
+                }
+                if !a.done {
+                    a.finish(&mut translated);
+                }
+                self.usage = g.usage;
+                self.terminated = true;
+            }
+            _ => {}
+        }
+        for (name, data) in translated {
+            sse::encode(out, name, &data);
         }
     }
 
@@ -648,7 +761,7 @@ impl Passthrough {
             }
         );
         match self.protocol {
-            Protocol::OpenAi => {
+            Protocol::OpenAi | Protocol::Gemini => {
                 if data == "[DONE]" {
                     self.terminated = true;
                     return true;
@@ -918,7 +1031,8 @@ pub async fn responses_passthrough(
                             protocol,
                             name,
                             resp,
-                            false,
+                            Convert::None,
+                            (model, ""),
                             guard,
                             app.settings.server.request_timeout,
                         )

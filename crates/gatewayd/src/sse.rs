@@ -16,5 +16,7 @@ pub fn encode_error(out: &mut BytesMut, protocol: Protocol, message: &str) {
             encode(out, None, "[DONE]");
         }
         Protocol::Anthropic => encode(out, Some("error"), &e.body().to_string()),
+        // Gemini streams carry no error event of their own: the error object as data.
+        Protocol::Gemini => encode(out, None, &e.body().to_string()),
     }
 }

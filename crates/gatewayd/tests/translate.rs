@@ -784,3 +784,379 @@ async fn responses_pass_through_to_upstreams_that_serve_them() {
     );
     let _dir = gw.stop().await;
 }
+
+// ---------------------------------------------------------------------------
+// Gemini: as an upstream for every client protocol, and its native endpoints
+
+fn gemini_ini(gemini: &str, anthropic: &str) -> String {
+    format!(
+        "[provider.gm]\ntype = gemini\nbase_url = {gemini}\napi_key = sk-gemini-secret\n\
+         [provider.an]\ntype = anthropic\nbase_url = {anthropic}\napi_key = sk-an\n\
+         [routes]\ngemini-* = gm\nclaude-* = an\n"
+    )
+}
+
+const GEMINI_STREAM: &str = concat!(
+    "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"Let me \"}],\"role\":\"model\"},\"index\":0}],\"usageMetadata\":{\"promptTokenCount\":31,\"totalTokenCount\":31},\"modelVersion\":\"gemini-2.5-flash\",\"responseId\":\"r1\"}\r\n\r\n",
+    "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"check.\"}],\"role\":\"model\"},\"index\":0}],\"usageMetadata\":{\"promptTokenCount\":31,\"totalTokenCount\":33},\"modelVersion\":\"gemini-2.5-flash\",\"responseId\":\"r1\"}\r\n\r\n",
+    "data: {\"candidates\":[{\"content\":{\"parts\":[{\"functionCall\":{\"name\":\"get_weather\",\"args\":{\"location\":\"San Francisco\",\"unit\":\"celsius\"}}}],\"role\":\"model\"},\"finishReason\":\"STOP\",\"index\":0}],\"usageMetadata\":{\"promptTokenCount\":31,\"candidatesTokenCount\":17,\"totalTokenCount\":48},\"modelVersion\":\"gemini-2.5-flash\",\"responseId\":\"r1\"}\r\n\r\n",
+);
+
+#[tokio::test]
+async fn openai_and_anthropic_clients_on_a_gemini_upstream() {
+    let gm = Mock::start().await;
+    let an = Mock::start().await;
+    let gw = gateway(&gemini_ini(&gm.url, &an.url), &[]).await;
+
+    // OpenAI client, not streamed: a function call comes back as tool_calls.
+    gm.push(Reply::Json(200, json!({
+        "candidates": [{"content": {"role": "model", "parts": [{"functionCall": {"name": "get_weather", "args": {"location": "Oslo"}}}]},
+            "finishReason": "STOP", "index": 0}],
+        "usageMetadata": {"promptTokenCount": 12, "candidatesTokenCount": 5, "totalTokenCount": 17},
+        "modelVersion": "gemini-2.5-flash"
+    }).to_string()));
+    let r = post(
+        format!("{}/v1/chat/completions", gw.url),
+        json!({"model": "gemini-2.5-flash", "messages": [
+            {"role": "system", "content": "Be brief."}, {"role": "user", "content": "Weather in Oslo?"}],
+            "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"location": {"type": "string"}}}}}],
+            "max_tokens": 50}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-gateway-provider"], "gm");
+    let v: Value = r.json().await.unwrap();
+    let call = &v["choices"][0]["message"]["tool_calls"][0];
+    assert_eq!(call["function"]["name"], "get_weather");
+    assert_eq!(
+        serde_json::from_str::<Value>(call["function"]["arguments"].as_str().unwrap()).unwrap(),
+        json!({"location": "Oslo"})
+    );
+    assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
+    assert_eq!(
+        (
+            v["usage"]["prompt_tokens"].as_u64(),
+            v["usage"]["completion_tokens"].as_u64()
+        ),
+        (Some(12), Some(5))
+    );
+    let seen = &gm.seen()[0];
+    assert_eq!(seen.path, "/v1beta/models/gemini-2.5-flash:generateContent");
+    assert_eq!(seen.headers["x-goog-api-key"], "sk-gemini-secret");
+    assert!(seen.headers.get("authorization").is_none());
+    assert_eq!(
+        seen.body["systemInstruction"]["parts"][0]["text"],
+        "Be brief."
+    );
+    assert_eq!(
+        seen.body["contents"][0]["parts"][0]["text"],
+        "Weather in Oslo?"
+    );
+    assert_eq!(seen.body["generationConfig"]["maxOutputTokens"], 50);
+    assert_eq!(
+        seen.body["tools"][0]["functionDeclarations"][0]["name"],
+        "get_weather"
+    );
+
+    // Anthropic client, streamed: the function call arrives as a tool_use
+    // whose input_json_delta events rebuild the whole input.
+    gm.push(Reply::Stream {
+        chunks: awkward_chunks(GEMINI_STREAM, 41),
+        pause: Duration::ZERO,
+    });
+    let body = client()
+        .post(format!("{}/v1/messages", gw.url))
+        .json(
+            &json!({"model": "gemini-2.5-flash", "max_tokens": 100, "stream": true,
+            "messages": [{"role": "user", "content": "weather?"}]}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        gm.seen()[1].path,
+        "/v1beta/models/gemini-2.5-flash:streamGenerateContent"
+    );
+    let events = sse_events(&body);
+    assert_eq!(
+        events.last().unwrap().0.as_deref(),
+        Some("message_stop"),
+        "{body}"
+    );
+    let text: String = events
+        .iter()
+        .filter_map(|(_, d)| serde_json::from_str::<Value>(d).ok())
+        .filter(|v| v["delta"]["type"] == "text_delta")
+        .map(|v| v["delta"]["text"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(text, "Let me check.");
+    let input: String = events
+        .iter()
+        .filter_map(|(_, d)| serde_json::from_str::<Value>(d).ok())
+        .filter(|v| v["delta"]["type"] == "input_json_delta")
+        .map(|v| v["delta"]["partial_json"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        serde_json::from_str::<Value>(&input).unwrap(),
+        json!({"location": "San Francisco", "unit": "celsius"})
+    );
+    let stop = events
+        .iter()
+        .filter_map(|(_, d)| serde_json::from_str::<Value>(d).ok())
+        .find(|v| v["type"] == "message_delta")
+        .unwrap();
+    assert_eq!(stop["delta"]["stop_reason"], "tool_use");
+    assert_eq!(stop["usage"]["output_tokens"], 17);
+
+    // A Responses client reaches Gemini too.
+    gm.push(Reply::Json(200, json!({
+        "candidates": [{"content": {"role": "model", "parts": [{"text": "Hi!"}]}, "finishReason": "STOP", "index": 0}],
+        "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 2, "totalTokenCount": 5}
+    }).to_string()));
+    let v: Value = post(
+        format!("{}/v1/responses", gw.url),
+        json!({"model": "gemini-2.5-flash", "input": "hello"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(v["output"][0]["content"][0]["text"], "Hi!");
+    assert_eq!(v["usage"]["output_tokens"], 2);
+
+    // Gemini's errors reach the client in its own protocol.
+    gm.push(Reply::Json(400, json!({"error": {"code": 400, "message": "API key not valid", "status": "INVALID_ARGUMENT"}}).to_string()));
+    let r = post(
+        format!("{}/v1/chat/completions", gw.url),
+        json!({"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "x"}]}),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("API key not valid"),
+        "{v}"
+    );
+    let _dir = gw.stop().await;
+}
+
+#[tokio::test]
+async fn gemini_native_endpoints_on_any_provider() {
+    let gm = Mock::start().await;
+    let an = Mock::start().await;
+    let gw = gateway(&gemini_ini(&gm.url, &an.url), &[]).await;
+    let url = |p: &str| format!("{}/v1beta/models/{p}", gw.url);
+
+    let v: Value = post(
+        url("loopback:generateContent"),
+        json!({
+        "systemInstruction": {"parts": [{"text": "Be brief."}]},
+        "contents": [{"role": "user", "parts": [{"text": "hello there"}]}]}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        v["candidates"][0]["content"]["parts"][0]["text"],
+        "loopback: hello there"
+    );
+    assert_eq!(v["candidates"][0]["content"]["role"], "model");
+    assert_eq!(v["candidates"][0]["finishReason"], "STOP");
+    assert_eq!(v["usageMetadata"]["candidatesTokenCount"], 3);
+
+    // Streamed with alt=sse: GenerateContentResponse chunks.
+    let r = post(
+        url("loopback:streamGenerateContent?alt=sse"),
+        json!({
+        "contents": [{"role": "user", "parts": [{"text": "one two three"}]}]}),
+    )
+    .await;
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let body = r.text().await.unwrap();
+    let chunks: Vec<Value> = sse_events(&body)
+        .iter()
+        .map(|(_, d)| serde_json::from_str(d).unwrap())
+        .collect();
+    let text: String = chunks
+        .iter()
+        .flat_map(|c| {
+            c["candidates"][0]["content"]["parts"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|p| p["text"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(text, "loopback: one two three");
+    let last = chunks.last().unwrap();
+    assert_eq!(last["candidates"][0]["finishReason"], "STOP");
+    assert_eq!(last["usageMetadata"]["candidatesTokenCount"], 4);
+    // Without alt=sse: a JSON array of chunks.
+    let v: Value = post(
+        url("loopback:streamGenerateContent"),
+        json!({
+        "contents": [{"role": "user", "parts": [{"text": "a b"}]}]}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        v[0]["candidates"][0]["content"]["parts"][0]["text"],
+        "loopback: a b"
+    );
+
+    // A Gemini client on an Anthropic upstream, with a function call and its response.
+    an.push(Reply::Json(200, json!({
+        "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
+        "content": [{"type": "text", "text": "It is sunny."}],
+        "stop_reason": "end_turn", "stop_sequence": null, "usage": {"input_tokens": 40, "output_tokens": 5}
+    }).to_string()));
+    let v: Value = post(url("claude-sonnet-4-5:generateContent"), json!({
+        "contents": [
+            {"role": "user", "parts": [{"text": "Weather in Oslo?"}]},
+            {"role": "model", "parts": [{"functionCall": {"name": "get_weather", "args": {"location": "Oslo"}}}]},
+            {"role": "user", "parts": [{"functionResponse": {"name": "get_weather", "response": {"sky": "sunny"}}}]}],
+        "tools": [{"functionDeclarations": [{"name": "get_weather", "parameters": {"type": "object", "properties": {"location": {"type": "string"}}}}]}]}))
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        v["candidates"][0]["content"]["parts"][0]["text"],
+        "It is sunny."
+    );
+    assert_eq!(v["usageMetadata"]["promptTokenCount"], 40);
+    let sent = &an.seen()[0].body;
+    let msgs = sent["messages"].as_array().unwrap();
+    assert_eq!(msgs[1]["content"][0]["type"], "tool_use");
+    assert_eq!(msgs[1]["content"][0]["input"], json!({"location": "Oslo"}));
+    assert_eq!(msgs[2]["content"][0]["type"], "tool_result");
+    assert_eq!(
+        msgs[2]["content"][0]["tool_use_id"],
+        msgs[1]["content"][0]["id"]
+    );
+    assert_eq!(sent["tools"][0]["name"], "get_weather");
+
+    // countTokens, the model list, and errors in Google's shape.
+    let v: Value = post(
+        url("loopback:countTokens"),
+        json!({"contents": [{"role": "user", "parts": [{"text": "count these words please"}]}]}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert!(v["totalTokens"].as_u64().unwrap() > 0);
+    let v: Value = client()
+        .get(format!("{}/v1beta/models", gw.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        v["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["name"] == "models/loopback")
+    );
+    let r = post(
+        url("no-such-model:generateContent"),
+        json!({"contents": [{"role": "user", "parts": [{"text": "x"}]}]}),
+    )
+    .await;
+    assert_eq!(r.status(), 404);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        (v["error"]["code"].as_u64(), v["error"]["status"].as_str()),
+        (Some(404), Some("NOT_FOUND"))
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no-such-model")
+    );
+    let r = post(url("loopback:generateContent"), json!({"contents": "nope"})).await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["status"],
+        "INVALID_ARGUMENT"
+    );
+    assert_eq!(post(url("loopback:explode"), json!({})).await.status(), 404);
+    let _dir = gw.stop().await;
+}
+
+#[tokio::test]
+async fn gemini_clients_authenticate_with_their_own_headers() {
+    let gw = gateway("", &["auth.enabled=true", "ledger.flush_interval=20ms"]).await;
+    let store = tokgateway_store::Store::connect(&gw.store_url())
+        .await
+        .unwrap();
+    store
+        .create_user("ann", None, tokgateway_store::Role::User)
+        .await
+        .unwrap();
+    let (_, key) = store
+        .create_key(&tokgateway_store::NewKey {
+            user: "ann".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let body = json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]});
+    let url = format!("{}/v1beta/models/loopback:generateContent", gw.url);
+    let r = client().post(&url).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["status"],
+        "UNAUTHENTICATED"
+    );
+    let r = client()
+        .post(&url)
+        .header("x-goog-api-key", &key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = client()
+        .post(format!("{url}?key={key}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let rows = store
+        .usage_log(&tokgateway_store::LogQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .data;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(
+        rows.iter()
+            .all(|r| r.endpoint == "/v1beta/models:generateContent"
+                && r.status == 200
+                && r.user.as_deref() == Some("ann"))
+    );
+    let _dir = gw.stop().await;
+}

@@ -204,7 +204,7 @@ fn forced_tool(request: &Value, text: &str) -> Option<(String, String)> {
 /// The tool call's id in either protocol.
 fn tool_id(protocol: Protocol, id: &str) -> String {
     match protocol {
-        Protocol::OpenAi => format!("call_{id}"),
+        Protocol::OpenAi | Protocol::Gemini => format!("call_{id}"),
         Protocol::Anthropic => format!("toolu_{id}"),
     }
 }
@@ -229,7 +229,8 @@ fn stop_reason(r: &Reply) -> &'static str {
 pub fn response(protocol: Protocol, id: &str, model: &str, created: u64, r: &Reply) -> Value {
     let (prompt, completion) = (r.prompt_tokens, r.completion_tokens());
     match protocol {
-        Protocol::OpenAi => {
+        // Gemini clients reach the loopback model as OpenAI clients (crate::gemini).
+        Protocol::OpenAi | Protocol::Gemini => {
             let mut message = json!({ "role": "assistant", "content": r.text(), "refusal": null });
             if let Some((name, args)) = &r.tool {
                 message["content"] = Value::Null;
@@ -291,7 +292,8 @@ pub fn stream_events(
     let (prompt, completion) = (r.prompt_tokens, r.completion_tokens());
     let mut out = Vec::with_capacity(r.words.len() + 10);
     match protocol {
-        Protocol::OpenAi => {
+        // Gemini clients reach the loopback model as OpenAI clients (crate::gemini).
+        Protocol::OpenAi | Protocol::Gemini => {
             let cid = format!("chatcmpl-{id}");
             let chunk = |delta: Value, finish: Value| {
                 let mut c = json!({

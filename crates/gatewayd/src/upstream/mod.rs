@@ -157,7 +157,10 @@ impl Upstream {
             ProviderKind::Anthropic => {
                 (format!("{base}/v1/messages"), String::new(), String::new())
             }
-            ProviderKind::Loopback => (String::new(), String::new(), String::new()),
+            // Gemini's URL names the model: built per request (send_generate).
+            ProviderKind::Gemini | ProviderKind::Loopback => {
+                (String::new(), String::new(), String::new())
+            }
         };
         let client = match settings.kind {
             ProviderKind::Loopback => None,
@@ -205,8 +208,49 @@ impl Upstream {
         match self.settings.kind {
             ProviderKind::OpenAi => Some(Protocol::OpenAi),
             ProviderKind::Anthropic => Some(Protocol::Anthropic),
+            ProviderKind::Gemini => Some(Protocol::Gemini),
             ProviderKind::Loopback => None,
         }
+    }
+
+    /// Gemini `generateContent` (or `streamGenerateContent?alt=sse`) for `model`.
+    pub async fn send_generate(
+        &self,
+        model: &str,
+        stream: bool,
+        body: Bytes,
+        client_headers: &HeaderMap,
+    ) -> Result<reqwest::Response, Failure> {
+        let r = match self.generate_url(model, stream) {
+            Ok(url) => self.attempt_url(url, body, client_headers).await,
+            Err(f) => Err(f),
+        };
+        match &r {
+            Ok(_) => self.health.record_ok(),
+            Err(f) => self.health.record_failure(f),
+        }
+        r
+    }
+
+    fn generate_url(&self, model: &str, stream: bool) -> Result<reqwest::Url, Failure> {
+        // A model name is one path segment; anything that would change the
+        // URL's shape is refused rather than sent.
+        if model.is_empty() || model.contains(['/', '?', '#', '%', ' ']) || model.contains("..") {
+            return Err(Failure::Status {
+                status: 400,
+                body: Bytes::from(format!(
+                    r#"{{"error":{{"message":"model name `{model}` cannot be sent to a Gemini provider"}}}}"#
+                )),
+                retry_after: None,
+            });
+        }
+        let base = self.settings.base_url.trim_end_matches('/');
+        let url = if stream {
+            format!("{base}/v1beta/models/{model}:streamGenerateContent?alt=sse")
+        } else {
+            format!("{base}/v1beta/models/{model}:generateContent")
+        };
+        reqwest::Url::parse(&url).map_err(|e| Failure::Connect(format!("bad Gemini URL: {e}")))
     }
 
     /// Sends one request; `Ok` only for a 2xx response, whose body is still
@@ -233,11 +277,6 @@ impl Upstream {
         body: Bytes,
         client_headers: &HeaderMap,
     ) -> Result<reqwest::Response, Failure> {
-        let Some(client) = &self.client else {
-            return Err(Failure::Connect(
-                "the loopback provider takes no HTTP requests".to_owned(),
-            ));
-        };
         let url = match op {
             Operation::Chat => &self.chat_url,
             Operation::Embeddings => &self.embeddings_url,
@@ -248,6 +287,20 @@ impl Upstream {
                 "provider `{}` does not offer this operation",
                 self.settings.name
             )));
+        };
+        self.attempt_url(url, body, client_headers).await
+    }
+
+    async fn attempt_url(
+        &self,
+        url: reqwest::Url,
+        body: Bytes,
+        client_headers: &HeaderMap,
+    ) -> Result<reqwest::Response, Failure> {
+        let Some(client) = &self.client else {
+            return Err(Failure::Connect(
+                "the loopback provider takes no HTTP requests".to_owned(),
+            ));
         };
         let mut req = client
             .post(url)
@@ -266,6 +319,9 @@ impl Upstream {
                 if let Some(beta) = client_headers.get("anthropic-beta") {
                     req = req.header("anthropic-beta", beta);
                 }
+            }
+            ProviderKind::Gemini => {
+                req = req.header("x-goog-api-key", key);
             }
             _ => {
                 if !key.is_empty() {

@@ -121,6 +121,7 @@ impl Mock {
             .route("/v1/embeddings", post(handle))
             .route("/v1/messages", post(handle))
             .route("/v1/responses", post(handle))
+            .route("/v1beta/models/{target}", post(handle))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
