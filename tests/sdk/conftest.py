@@ -5,7 +5,8 @@ is the gatewayd under test, routing `claude-*` models to `upstream` as an
 *Anthropic* provider and `gpt-*` models to it as an *OpenAI* provider, so the
 official SDKs exercise both translation directions end to end; `native-*`
 models go to it as an OpenAI provider that serves `/responses` itself
-(passed through).
+(passed through); `gem-*` models go to it as a *Gemini* provider (its native
+`/v1beta` endpoints).
 """
 
 import os
@@ -84,15 +85,22 @@ base_url = {upstream}/v1
 api_key = test-openai-key
 responses = true
 
+[provider.gem]
+type = gemini
+base_url = {upstream}
+api_key = test-gemini-key
+
 [routes]
 claude-* = claude
 gpt-* = gpt
 native-* = native
+gem-* = gem
 
 [aliases]
 claude-test = loopback
 gpt-test = loopback
 native-test = loopback
+gem-test = loopback
 """
     proc, url, tmp = _start(config)
     yield url

@@ -33,7 +33,7 @@ def ant(gateway):
     return anthropic.Anthropic(base_url=gateway, api_key="unused-in-dev", max_retries=0)
 
 
-@pytest.mark.parametrize("model", ["loopback", "claude-test"])
+@pytest.mark.parametrize("model", ["loopback", "claude-test", "gem-test"])
 def test_openai_sdk_chat(oai, model):
     r = oai.chat.completions.create(model=model, messages=[{"role": "user", "content": "hello there"}])
     assert r.choices[0].message.content == "loopback: hello there"
@@ -41,7 +41,7 @@ def test_openai_sdk_chat(oai, model):
     assert r.usage.completion_tokens == 3 and r.usage.prompt_tokens > 0
 
 
-@pytest.mark.parametrize("model", ["loopback", "claude-test"])
+@pytest.mark.parametrize("model", ["loopback", "claude-test", "gem-test"])
 def test_openai_sdk_stream(oai, model):
     stream = oai.chat.completions.create(
         model=model,
@@ -61,7 +61,7 @@ def test_openai_sdk_stream(oai, model):
     assert usage.completion_tokens == 4
 
 
-@pytest.mark.parametrize("model", ["loopback", "claude-test"])
+@pytest.mark.parametrize("model", ["loopback", "claude-test", "gem-test"])
 def test_openai_sdk_tools_and_tool_results(oai, model):
     messages = [{"role": "user", "content": "Oslo"}]
     r = oai.chat.completions.create(model=model, messages=messages, tools=[WEATHER_OPENAI], tool_choice="required")
@@ -87,7 +87,7 @@ def test_openai_sdk_tools_and_tool_results(oai, model):
     assert r.choices[0].message.content == "loopback: sunny and 21C"
 
 
-@pytest.mark.parametrize("model", ["loopback", "gpt-test"])
+@pytest.mark.parametrize("model", ["loopback", "gpt-test", "gem-test"])
 def test_anthropic_sdk_messages(ant, model):
     m = ant.messages.create(
         model=model, max_tokens=64, system="be brief", messages=[{"role": "user", "content": "hi you"}]
@@ -97,7 +97,7 @@ def test_anthropic_sdk_messages(ant, model):
     assert m.usage.output_tokens == 3
 
 
-@pytest.mark.parametrize("model", ["loopback", "gpt-test"])
+@pytest.mark.parametrize("model", ["loopback", "gpt-test", "gem-test"])
 def test_anthropic_sdk_stream(ant, model):
     with ant.messages.stream(model=model, max_tokens=64, messages=[{"role": "user", "content": "a b c d"}]) as s:
         text = "".join(s.text_stream)
@@ -107,7 +107,7 @@ def test_anthropic_sdk_stream(ant, model):
     assert final.usage.output_tokens == 5
 
 
-@pytest.mark.parametrize("model", ["loopback", "gpt-test"])
+@pytest.mark.parametrize("model", ["loopback", "gpt-test", "gem-test"])
 def test_anthropic_sdk_tools_and_tool_results(ant, model):
     messages = [{"role": "user", "content": "Lima"}]
     m = ant.messages.create(
@@ -153,9 +153,9 @@ WEATHER_RESPONSES = {
     "description": "Weather for a city",
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
 }
-# loopback direct, an OpenAI upstream, an Anthropic upstream (both translated),
+# loopback direct, an OpenAI, an Anthropic and a Gemini upstream (translated),
 # and an OpenAI upstream that serves /responses itself (passed through).
-RESPONSES_MODELS = ["loopback", "gpt-test", "claude-test", "native-test"]
+RESPONSES_MODELS = ["loopback", "gpt-test", "claude-test", "gem-test", "native-test"]
 
 
 @pytest.mark.parametrize("model", RESPONSES_MODELS)
