@@ -1160,3 +1160,162 @@ async fn gemini_clients_authenticate_with_their_own_headers() {
     );
     let _dir = gw.stop().await;
 }
+
+#[tokio::test]
+async fn stored_responses_belong_to_the_key_that_made_them() {
+    let gw = gateway("", &["auth.enabled=true", "ledger.flush_interval=20ms"]).await;
+    let store = tokgateway_store::Store::connect(&gw.store_url())
+        .await
+        .unwrap();
+    let mut keys = Vec::new();
+    for user in ["ann", "bob"] {
+        store
+            .create_user(user, None, tokgateway_store::Role::User)
+            .await
+            .unwrap();
+        let (_, k) = store
+            .create_key(&tokgateway_store::NewKey {
+                user: user.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        keys.push(k);
+    }
+    let (ann, bob) = (&keys[0], &keys[1]);
+    let c = client();
+    let create = |key: &str, body: Value| {
+        c.post(format!("{}/v1/responses", gw.url))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+    };
+    let r = create(ann, json!({"model": "loopback", "input": "secret plans"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let url = format!("{}/v1/responses/{id}", gw.url);
+
+    // To another key the response does not exist: not readable, not
+    // continuable, not deletable.
+    assert_eq!(
+        c.get(&url).bearer_auth(bob).send().await.unwrap().status(),
+        404
+    );
+    let r = create(
+        bob,
+        json!({"model": "loopback", "input": "x", "previous_response_id": id}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["param"],
+        "previous_response_id"
+    );
+    assert_eq!(
+        c.delete(&url)
+            .bearer_auth(bob)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_eq!(c.get(&url).send().await.unwrap().status(), 401);
+    // Its owner still has it.
+    let got: Value = c
+        .get(&url)
+        .bearer_auth(ann)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        got["output"][0]["content"][0]["text"],
+        "loopback: secret plans"
+    );
+    assert_eq!(
+        c.delete(&url)
+            .bearer_auth(ann)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // The new endpoints show in the metrics like the others.
+    let m = c
+        .get(format!("{}/metrics", gw.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        m.lines()
+            .any(|l| l.starts_with("tokgateway_requests_total")
+                && l.contains("route=\"/v1/responses\"")),
+        "{m}"
+    );
+    let _dir = gw.stop().await;
+}
+
+#[tokio::test]
+async fn rate_limits_cover_responses_and_gemini_endpoints() {
+    let gw = gateway("", &["auth.enabled=true"]).await;
+    let store = tokgateway_store::Store::connect(&gw.store_url())
+        .await
+        .unwrap();
+    store
+        .create_user("ann", None, tokgateway_store::Role::User)
+        .await
+        .unwrap();
+    let (_, key) = store
+        .create_key(&tokgateway_store::NewKey {
+            user: "ann".into(),
+            rpm: Some(2),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let c = client();
+    let responses = || {
+        c.post(format!("{}/v1/responses", gw.url))
+            .bearer_auth(&key)
+            .json(&json!({"model": "loopback", "input": "x"}))
+            .send()
+    };
+    let gemini = || {
+        c.post(format!("{}/v1beta/models/loopback:generateContent", gw.url))
+            .header("x-goog-api-key", &key)
+            .json(&json!({"contents": [{"role": "user", "parts": [{"text": "x"}]}]}))
+            .send()
+    };
+    assert_eq!(responses().await.unwrap().status(), 200);
+    assert_eq!(gemini().await.unwrap().status(), 200);
+    // The third request in the minute is over the key's rpm on either endpoint.
+    let r = responses().await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["type"],
+        "rate_limit_error"
+    );
+    let r = gemini().await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["status"],
+        "RESOURCE_EXHAUSTED"
+    );
+    let _dir = gw.stop().await;
+}
