@@ -236,6 +236,8 @@ pub struct LedgerWriter {
 
 fn to_row(r: &UsageRecord) -> tokgateway_store::UsageRow {
     tokgateway_store::UsageRow {
+        // Unique per request even when a client repeats its x-request-id.
+        id: format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..)),
         time: r
             .time
             .duration_since(std::time::UNIX_EPOCH)

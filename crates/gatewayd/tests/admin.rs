@@ -460,3 +460,32 @@ async fn console_served_from_a_directory() {
     );
     let _dir = gw.stop().await;
 }
+
+#[tokio::test]
+async fn a_repeated_client_request_id_still_gets_a_row_per_request() {
+    let gw = gateway("", &["ledger.flush_interval=20ms"]).await;
+    for _ in 0..3 {
+        let r = client()
+            .post(format!("{}/v1/chat/completions", gw.url))
+            .header("x-request-id", "my-retry-id")
+            .json(&json!({"model": "loopback", "messages": [{"role": "user", "content": "a b"}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["x-request-id"], "my-retry-id");
+    }
+    let url = gw.store_url();
+    let _dir = gw.stop().await;
+    let store = Store::connect(&url).await.unwrap();
+    let rows = store
+        .usage_log(&tokgateway_store::LogQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .data;
+    assert_eq!(rows.len(), 3, "every request is counted: {rows:?}");
+    assert!(rows.iter().all(|r| r.request_id == "my-retry-id"));
+}

@@ -55,6 +55,15 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// The ledger's SQLite connection, with the pool's settings (WAL is the
+/// database's; `synchronous = FULL` and the busy timeout are per connection).
+fn open_ledger(file: &std::path::Path) -> rusqlite::Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open(file)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    Ok(conn)
+}
+
 /// Which engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -67,6 +76,8 @@ pub enum Kind {
 pub struct Store {
     pool: AnyPool,
     kind: Kind,
+    /// SQLite files only: the ledger's own connection (see `insert_usage`).
+    ledger: Option<std::sync::Arc<std::sync::Mutex<rusqlite::Connection>>>,
 }
 
 impl Store {
@@ -79,12 +90,14 @@ impl Store {
             url: masked.clone(),
             message,
         };
+        let mut ledger_file = None;
         let (kind, url) = if let Some(path) = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
         {
-            if path != ":memory:" {
+            if path != ":memory:" && !path.contains("mode=memory") {
                 let file = std::path::Path::new(path.split('?').next().unwrap_or(path));
+                ledger_file = Some(file.to_path_buf());
                 if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir)
                         .map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
@@ -121,8 +134,19 @@ impl Store {
                 .await
                 .map_err(|e| err(e.to_string()))?;
         }
-        let store = Self { pool, kind };
+        let mut store = Self {
+            pool,
+            kind,
+            ledger: None,
+        };
         schema::migrate(&store).await?;
+        if let Some(file) = ledger_file {
+            let conn = tokio::task::spawn_blocking(move || open_ledger(&file))
+                .await
+                .map_err(|e| err(e.to_string()))?
+                .map_err(|e| err(format!("the ledger connection: {e}")))?;
+            store.ledger = Some(std::sync::Arc::new(std::sync::Mutex::new(conn)));
+        }
         Ok(store)
     }
 

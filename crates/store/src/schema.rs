@@ -58,6 +58,35 @@ const MIGRATIONS: &[&str] = &[
         response TEXT NOT NULL
     );
     CREATE INDEX responses_expires ON responses (expires_at);",
+    // 3: ledger rows keyed by their own id, not by the request id: a client
+    // may send the same x-request-id twice, and both requests must be counted.
+    "CREATE TABLE usage_v3 (
+        id TEXT PRIMARY KEY,
+        request_id TEXT NOT NULL,
+        time BIGINT NOT NULL,
+        user_name TEXT,
+        key_id TEXT,
+        endpoint TEXT NOT NULL,
+        requested_model TEXT NOT NULL,
+        upstream_model TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        prompt_tokens BIGINT NOT NULL,
+        completion_tokens BIGINT NOT NULL,
+        cost_usd DOUBLE PRECISION NOT NULL,
+        latency_ms BIGINT NOT NULL,
+        ttfb_ms BIGINT,
+        status BIGINT NOT NULL,
+        error_type TEXT,
+        streamed BIGINT NOT NULL
+    );
+    INSERT INTO usage_v3 SELECT request_id, request_id, time, user_name, key_id, endpoint, requested_model,
+        upstream_model, provider, prompt_tokens, completion_tokens, cost_usd, latency_ms, ttfb_ms, status,
+        error_type, streamed FROM usage;
+    DROP TABLE usage;
+    ALTER TABLE usage_v3 RENAME TO usage;
+    CREATE INDEX usage_time ON usage (time);
+    CREATE INDEX usage_key ON usage (key_id);
+    CREATE INDEX usage_request ON usage (request_id);",
 ];
 
 pub(crate) async fn migrate(store: &Store) -> Result<(), StoreError> {

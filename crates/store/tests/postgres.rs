@@ -40,6 +40,7 @@ async fn postgres_store() {
     let day = 86_400_000;
     let t0 = 1_790_000_000_000 - (1_790_000_000_000 % day);
     let row = |id: &str, t: i64| UsageRow {
+        id: String::new(),
         time: t,
         request_id: id.into(),
         user: Some("ann".into()),

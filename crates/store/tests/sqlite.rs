@@ -24,6 +24,7 @@ fn row(
     time: i64,
 ) -> UsageRow {
     UsageRow {
+        id: String::new(),
         time,
         request_id: id.into(),
         user: Some(user.into()),
@@ -316,4 +317,72 @@ async fn stored_responses_expire_and_survive_reopening() {
     assert!(s.delete_response("resp_1").await.unwrap());
     assert!(!s.delete_response("resp_1").await.unwrap());
     assert_eq!(s.get_response("resp_1").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn ledger_rows_are_keyed_by_their_own_id() {
+    let (_dir, s, _) = store().await;
+    // Two requests that share a client-chosen request id are both counted;
+    // a retried row (same id) is not counted twice.
+    let mut a = row(
+        "client-id-1",
+        "m",
+        "ann",
+        "k1",
+        1,
+        1,
+        0.0,
+        1_790_000_000_000,
+    );
+    a.id = "row-a".into();
+    let mut b = a.clone();
+    b.id = "row-b".into();
+    assert_eq!(s.insert_usage(&[a.clone(), b]).await.unwrap(), 2);
+    assert_eq!(s.insert_usage(&[a]).await.unwrap(), 0);
+    assert_eq!(s.usage_count().await.unwrap(), 2);
+    assert!(s.has_usage("client-id-1").await.unwrap());
+}
+
+#[tokio::test]
+async fn a_version_2_ledger_is_migrated_without_losing_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        // The schema as version 2 left it, with one row.
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "CREATE TABLE schema_version (version BIGINT NOT NULL);
+             INSERT INTO schema_version VALUES (1), (2);
+             CREATE TABLE users (name TEXT PRIMARY KEY, email TEXT, role TEXT NOT NULL, created_at BIGINT NOT NULL);
+             CREATE TABLE api_keys (id TEXT PRIMARY KEY, user_name TEXT NOT NULL, name TEXT, hash TEXT NOT NULL UNIQUE,
+                 prefix TEXT NOT NULL, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, expires_at BIGINT,
+                 revoked_at BIGINT, rpm BIGINT, tpm BIGINT, budget_usd DOUBLE PRECISION, models TEXT NOT NULL);
+             CREATE TABLE responses (id TEXT PRIMARY KEY, key_id TEXT, created_at BIGINT NOT NULL,
+                 expires_at BIGINT NOT NULL, model TEXT NOT NULL, messages TEXT NOT NULL, response TEXT NOT NULL);
+             CREATE TABLE usage (request_id TEXT PRIMARY KEY, time BIGINT NOT NULL, user_name TEXT, key_id TEXT,
+                 endpoint TEXT NOT NULL, requested_model TEXT NOT NULL, upstream_model TEXT NOT NULL,
+                 provider TEXT NOT NULL, prompt_tokens BIGINT NOT NULL, completion_tokens BIGINT NOT NULL,
+                 cost_usd DOUBLE PRECISION NOT NULL, latency_ms BIGINT NOT NULL, ttfb_ms BIGINT,
+                 status BIGINT NOT NULL, error_type TEXT, streamed BIGINT NOT NULL);
+             CREATE INDEX usage_time ON usage (time);
+             CREATE INDEX usage_key ON usage (key_id);
+             INSERT INTO usage VALUES ('req_old', 1790000000000, 'ann', 'k1', '/v1/chat/completions', 'm', 'm',
+                 'p', 7, 3, 0.5, 4, NULL, 200, NULL, 0);",
+        )
+        .unwrap();
+    }
+    let s = Store::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    assert!(s.has_usage("req_old").await.unwrap());
+    let sum = s
+        .usage_summary(Group::Model, None, None, None)
+        .await
+        .unwrap();
+    assert_eq!((sum.total.requests, sum.total.prompt_tokens), (1, 7));
+    // New rows go in beside it; the old row's id is its request id.
+    let mut again = row("req_old", "m", "ann", "k1", 1, 1, 0.0, 1_790_000_000_001);
+    again.id = "fresh".into();
+    assert_eq!(s.insert_usage(&[again]).await.unwrap(), 1);
+    assert_eq!(s.usage_count().await.unwrap(), 2);
 }
