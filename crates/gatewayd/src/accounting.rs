@@ -232,6 +232,8 @@ pub struct LedgerWriter {
     /// Token buckets and spend to debit once a request's usage is known.
     pub limits: Option<Arc<crate::ratelimit::RateLimits>>,
     pub default_tpm: Option<u64>,
+    /// `ledger.enabled`: false keeps the debits (tokens per minute) but writes no rows.
+    pub write: bool,
 }
 
 fn to_row(r: &UsageRecord) -> tokgateway_store::UsageRow {
@@ -327,7 +329,9 @@ pub async fn consume(mut rx: mpsc::UnboundedReceiver<UsageRecord>, ledger: Optio
                     handle(&r);
                     if let Some(l) = &ledger {
                         l.debit(&r).await;
-                        pending.push(to_row(&r));
+                        if l.write {
+                            pending.push(to_row(&r));
+                        }
                     }
                     // Without a ledger, dropping the sender releases the waiter.
                     if let Some(tx) = r.committed.take() {

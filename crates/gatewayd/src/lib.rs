@@ -179,7 +179,13 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         healthy: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
         limits: None,
         default_tpm: None,
+        write: settings.ledger.enabled,
     };
+    if !settings.ledger.enabled {
+        tracing::warn!(
+            "ledger.enabled = false: no usage rows are written, and key budgets are not enforced"
+        );
+    }
     let redis = match &settings.ratelimit.redis_url {
         Some(url) => {
             let masked = tokgateway_core::secret::mask_url(url);

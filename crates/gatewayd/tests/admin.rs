@@ -489,3 +489,34 @@ async fn a_repeated_client_request_id_still_gets_a_row_per_request() {
     assert_eq!(rows.len(), 3, "every request is counted: {rows:?}");
     assert!(rows.iter().all(|r| r.request_id == "my-retry-id"));
 }
+
+#[tokio::test]
+async fn with_the_ledger_off_requests_are_served_and_nothing_is_written() {
+    let gw = gateway("", &["ledger.enabled=false", "ledger.flush_interval=10ms"]).await;
+    for _ in 0..3 {
+        let r = client()
+            .post(format!("{}/v1/chat/completions", gw.url))
+            .json(&json!({"model": "loopback", "messages": [{"role": "user", "content": "a"}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let m = client()
+        .get(format!("{}/metrics", gw.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        m.contains("tokgateway_requests_total"),
+        "metrics still count"
+    );
+    let url = gw.store_url();
+    let _dir = gw.stop().await;
+    let store = Store::connect(&url).await.unwrap();
+    assert_eq!(store.usage_count().await.unwrap(), 0);
+}

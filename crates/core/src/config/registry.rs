@@ -160,6 +160,12 @@ pub static KEYS: &[KeyDef] = &[
         "Where users, keys and the ledger live: sqlite://PATH or postgres://USER:PASSWORD@HOST/DB.",
     ),
     key(
+        "ledger.enabled",
+        "true",
+        Kind::Bool,
+        "false: write no usage rows (a pure proxy: metrics, request logs and rate limits stay; key budgets are not enforced).",
+    ),
+    key(
         "ledger.flush_interval",
         "100ms",
         Kind::Duration,

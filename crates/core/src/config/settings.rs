@@ -97,6 +97,8 @@ pub struct AuthSettings {
 /// `[ledger]`.
 #[derive(Debug, Clone)]
 pub struct LedgerSettings {
+    /// `ledger.enabled`: false writes no rows.
+    pub enabled: bool,
     pub flush_interval: Duration,
     pub batch_size: usize,
     pub durability: Durability,
@@ -322,6 +324,7 @@ impl Settings {
             store_url: r.string("store.url")?,
             responses_ttl: r.duration("responses.ttl")?,
             ledger: LedgerSettings {
+                enabled: r.boolean("ledger.enabled")?,
                 flush_interval: r.duration("ledger.flush_interval")?,
                 batch_size: narrow(r.int("ledger.batch_size")?),
                 durability: match r.word("ledger.durability")?.as_str() {
