@@ -240,49 +240,38 @@ async fn chat_inner(
                 },
             )
         };
-        let mut mode = Some(mode);
-        for attempt in 0..=up.settings.max_retries {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
-            }
-            let sent = if up.settings.kind == ProviderKind::Gemini {
-                up.send_generate(&upstream_model, stream, upstream_body.clone(), headers)
-                    .await
-            } else {
-                up.send(Operation::Chat, upstream_body.clone(), headers)
-                    .await
-            };
-            match sent {
-                Ok(resp) => {
-                    let mode = mode.take().unwrap_or(Mode::Pass {
-                        strip_usage_chunk: false,
-                    });
-                    let r = if stream {
-                        stream_through(protocol, name, resp, mode, guard)
-                    } else {
-                        buffered(
-                            protocol,
-                            name,
-                            resp,
-                            convert,
-                            (&model, &ctx.request_id),
-                            guard,
-                            app.settings.server.request_timeout,
-                        )
+        let sent = attempts(up, &ctx.request_id, || {
+            let body = upstream_body.clone();
+            let upstream_model = upstream_model.as_str();
+            async move {
+                if up.settings.kind == ProviderKind::Gemini {
+                    up.send_generate(upstream_model, stream, body, headers)
                         .await
-                    };
-                    return Ok(r);
-                }
-                Err(f) => {
-                    crate::metrics::upstream_error(name, f.kind());
-                    tracing::warn!(request_id = %ctx.request_id, provider = name, attempt, failure = f.kind(), "upstream attempt failed");
-                    let retry = f.retryable();
-                    last_failure = Some((name.to_owned(), f));
-                    if !retry {
-                        break;
-                    }
+                } else {
+                    up.send(Operation::Chat, body, headers).await
                 }
             }
+        })
+        .await;
+        match sent {
+            Ok(resp) => {
+                let r = if stream {
+                    stream_through(protocol, name, resp, mode, guard)
+                } else {
+                    buffered(
+                        protocol,
+                        name,
+                        resp,
+                        convert,
+                        (&model, &ctx.request_id),
+                        guard,
+                        app.settings.server.request_timeout,
+                    )
+                    .await
+                };
+                return Ok(r);
+            }
+            Err(f) => last_failure = Some((name.to_owned(), f)),
         }
         if last_failure.as_ref().is_some_and(|(_, f)| !f.retryable()) {
             break;
@@ -407,7 +396,7 @@ fn rewrite_body(
         .map_err(|e| e.to_string())
 }
 
-fn failure_to_error(protocol: Protocol, last: Option<(String, Failure)>) -> ApiError {
+pub(crate) fn failure_to_error(protocol: Protocol, last: Option<(String, Failure)>) -> ApiError {
     let Some((provider, f)) = last else {
         return ApiError::new(
             protocol,
@@ -940,6 +929,42 @@ async fn loopback_answer(
     sse_response(Body::from_stream(body), "loopback")
 }
 
+/// One provider's attempts: the first 2xx response, or the failure that
+/// ended them — a failure not worth retrying, or the last one once the
+/// provider's `max_retries` are spent. Each failure is counted and logged.
+pub(crate) async fn attempts<'a, F, Fut>(
+    up: &Upstream,
+    request_id: &str,
+    mut send: F,
+) -> Result<reqwest::Response, Failure>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<reqwest::Response, Failure>> + 'a,
+{
+    let name = up.settings.name.as_str();
+    let mut attempt = 0;
+    loop {
+        match send().await {
+            Ok(resp) => return Ok(resp),
+            Err(f) => {
+                crate::metrics::upstream_error(name, f.kind());
+                tracing::warn!(
+                    request_id,
+                    provider = name,
+                    attempt,
+                    failure = f.kind(),
+                    "upstream attempt failed"
+                );
+                if !f.retryable() || attempt >= up.settings.max_retries {
+                    return Err(f);
+                }
+            }
+        }
+        attempt += 1;
+        tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
+    }
+}
+
 /// The type of a Responses stream event that ends the stream, if it is one.
 fn responses_terminal(data: &str) -> Option<&'static str> {
     [
@@ -1012,41 +1037,35 @@ pub async fn responses_passthrough(
         .find(|p| glob_match(&p.glob, &upstream_model) || glob_match(&p.glob, model))
         .map(|p| (p.input_per_mtok, p.output_per_mtok));
     let mut last_failure: Option<(String, Failure)> = None;
-    'providers: for up in chain {
+    for up in chain {
         let name = up.settings.name.as_str();
         guard.set_target(name, &upstream_model, price);
-        for attempt in 0..=up.settings.max_retries {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
+        let sent = attempts(up, &ctx.request_id, || {
+            up.send(Operation::Responses, upstream_body.clone(), &headers)
+        })
+        .await;
+        match sent {
+            Ok(resp) => {
+                return if stream {
+                    stream_through(protocol, name, resp, Mode::Responses { events: 0 }, guard)
+                } else {
+                    buffered(
+                        protocol,
+                        name,
+                        resp,
+                        Convert::None,
+                        (model, ""),
+                        guard,
+                        app.settings.server.request_timeout,
+                    )
+                    .await
+                };
             }
-            match up
-                .send(Operation::Responses, upstream_body.clone(), &headers)
-                .await
-            {
-                Ok(resp) => {
-                    return if stream {
-                        stream_through(protocol, name, resp, Mode::Responses { events: 0 }, guard)
-                    } else {
-                        buffered(
-                            protocol,
-                            name,
-                            resp,
-                            Convert::None,
-                            (model, ""),
-                            guard,
-                            app.settings.server.request_timeout,
-                        )
-                        .await
-                    };
-                }
-                Err(f) => {
-                    crate::metrics::upstream_error(name, f.kind());
-                    tracing::warn!(request_id = %ctx.request_id, provider = name, attempt, failure = f.kind(), "upstream attempt failed");
-                    let retry = f.retryable();
-                    last_failure = Some((name.to_owned(), f));
-                    if !retry {
-                        break 'providers;
-                    }
+            Err(f) => {
+                let retry = f.retryable();
+                last_failure = Some((name.to_owned(), f));
+                if !retry {
+                    break;
                 }
             }
         }

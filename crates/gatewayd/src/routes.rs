@@ -106,33 +106,8 @@ async fn embeddings_inner(
         }
     };
     guard.set_requested_model(&model);
-    if let Some(id) = &ctx.identity {
-        if !id.allows(&model) {
-            return Err(ApiError::new(
-                p,
-                StatusCode::FORBIDDEN,
-                format!("this API key may not use model `{model}`"),
-            )
-            .with_param("model"));
-        }
-        let rl = &app.settings.ratelimit;
-        if let Err(wait) = app
-            .limits
-            .admit(
-                &id.key_id,
-                id.rpm.or(rl.default_rpm),
-                id.tpm.or(rl.default_tpm),
-            )
-            .await
-        {
-            return Err(ApiError::new(
-                p,
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate limit exceeded for this API key",
-            )
-            .with_retry_after(wait));
-        }
-    }
+    // The same checks as chat requests: model globs, rate limits, budget.
+    crate::proxy::admit(app, ctx, p, &model).await?;
     let target = crate::routing::resolve(&app.settings, &model).ok_or_else(|| {
         ApiError::new(
             p,
@@ -140,61 +115,61 @@ async fn embeddings_inner(
             format!("model `{model}` is not served by this gateway"),
         )
     })?;
-    let mut last = None;
+    let mut last_failure = None;
     for &i in &target.providers {
         let up = &app.upstreams[i];
         if up.protocol() != Some(Protocol::OpenAi) {
             continue;
         }
-        guard.set_target(&up.settings.name, target.upstream_model, None);
-        match up.send(Operation::Embeddings, bytes.clone(), headers).await {
-            Ok(resp) => match resp.bytes().await {
-                Ok(b) => {
-                    let usage: serde_json::Value = serde_json::from_slice(&b).unwrap_or_default();
-                    let tokens = usage
-                        .pointer("/usage/prompt_tokens")
-                        .and_then(serde_json::Value::as_u64)
-                        .unwrap_or(0);
-                    guard.set_usage(tokens, 0);
-                    guard.first_byte();
-                    let mut r = (
-                        StatusCode::OK,
-                        [(header::CONTENT_TYPE, "application/json")],
-                        b,
+        let name = up.settings.name.as_str();
+        guard.set_target(name, target.upstream_model, None);
+        let sent = crate::proxy::attempts(up, &ctx.request_id, || {
+            up.send(Operation::Embeddings, bytes.clone(), headers)
+        })
+        .await;
+        match sent {
+            Ok(resp) => {
+                let b = resp.bytes().await.map_err(|e| {
+                    ApiError::new(
+                        p,
+                        StatusCode::BAD_GATEWAY,
+                        format!("provider `{name}` broke off its response: {e}"),
                     )
-                        .into_response();
-                    if let Ok(v) = up.settings.name.parse() {
-                        r.headers_mut().insert("x-gateway-provider", v);
-                    }
-                    return Ok(r);
+                })?;
+                let usage: serde_json::Value = serde_json::from_slice(&b).unwrap_or_default();
+                let tokens = usage
+                    .pointer("/usage/prompt_tokens")
+                    .and_then(serde_json::Value::as_u64)
+                    .unwrap_or(0);
+                guard.set_usage(tokens, 0);
+                guard.first_byte();
+                let mut r = (
+                    StatusCode::OK,
+                    [(header::CONTENT_TYPE, "application/json")],
+                    b,
+                )
+                    .into_response();
+                if let Ok(v) = name.parse() {
+                    r.headers_mut().insert("x-gateway-provider", v);
                 }
-                Err(e) => {
-                    last = Some(format!(
-                        "provider `{}` broke off its response: {e}",
-                        up.settings.name
-                    ))
-                }
-            },
+                return Ok(r);
+            }
             Err(f) => {
                 let retry = f.retryable();
-                last = Some(format!(
-                    "provider `{}` failed: {}",
-                    up.settings.name,
-                    f.kind()
-                ));
+                last_failure = Some((name.to_owned(), f));
                 if !retry {
                     break;
                 }
             }
         }
     }
-    Err(match last {
-        Some(m) => ApiError::new(p, StatusCode::BAD_GATEWAY, m),
-        None => ApiError::bad_request(
-            p,
-            format!("model `{model}` has no OpenAI-type provider for embeddings"),
-        ),
-    })
+    if last_failure.is_some() {
+        return Err(crate::proxy::failure_to_error(p, last_failure));
+    }
+    Err(ApiError::bad_request(
+        p,
+        format!("model `{model}` has no OpenAI-type provider for embeddings"),
+    ))
 }
 
 /// `GET /v1/models`.
