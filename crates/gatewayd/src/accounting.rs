@@ -238,8 +238,16 @@ pub struct LedgerWriter {
 
 fn to_row(r: &UsageRecord) -> tokgateway_store::UsageRow {
     tokgateway_store::UsageRow {
-        // Unique per request even when a client repeats its x-request-id.
-        id: format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..)),
+        // Unique per request even when a client repeats its x-request-id;
+        // time first, so rows are appended at the end of the id index.
+        id: format!(
+            "{:012x}{:016x}{:08x}",
+            r.time
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis()),
+            fastrand::u64(..),
+            fastrand::u32(..)
+        ),
         time: r
             .time
             .duration_since(std::time::UNIX_EPOCH)
