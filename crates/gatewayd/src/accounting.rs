@@ -321,7 +321,11 @@ impl LedgerWriter {
 /// rows written in batches of `batch_size` or every `flush_interval`. Returns
 /// when every sender is gone (after shutdown) and everything queued is
 /// written, so nothing is lost on a graceful stop.
-pub async fn consume(mut rx: mpsc::UnboundedReceiver<UsageRecord>, ledger: Option<LedgerWriter>) {
+pub async fn consume(
+    mut rx: mpsc::UnboundedReceiver<UsageRecord>,
+    ledger: Option<LedgerWriter>,
+    sync: bool,
+) {
     let mut tick = tokio::time::interval(DRAIN_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut pending: Vec<tokgateway_store::UsageRow> = Vec::new();
@@ -329,28 +333,27 @@ pub async fn consume(mut rx: mpsc::UnboundedReceiver<UsageRecord>, ledger: Optio
     let mut last_flush = Instant::now();
     let mut backoff = Duration::ZERO;
     loop {
-        tick.tick().await;
         let mut closed = false;
-        loop {
+        if sync && backoff.is_zero() {
+            // Responses wait for their rows: commit as soon as a row arrives;
+            // rows arriving during a commit share the next one.
+            tokio::select! {
+                _ = tick.tick() => {}
+                r = rx.recv() => match r {
+                    Some(r) => take(r, ledger.as_ref(), &mut pending, &mut waiting).await,
+                    None => closed = true,
+                },
+            }
+        } else {
+            // Draining on a tick rather than waking for every record keeps
+            // the accounting's CPU per request low.
+            tick.tick().await;
+        }
+        while !closed {
             match rx.try_recv() {
-                Ok(mut r) => {
-                    handle(&r);
-                    if let Some(l) = &ledger {
-                        l.debit(&r).await;
-                        if l.write {
-                            pending.push(to_row(&r));
-                        }
-                    }
-                    // Without a ledger, dropping the sender releases the waiter.
-                    if let Some(tx) = r.committed.take() {
-                        waiting.push(tx);
-                    }
-                }
+                Ok(r) => take(r, ledger.as_ref(), &mut pending, &mut waiting).await,
                 Err(mpsc::error::TryRecvError::Empty) => break,
-                Err(mpsc::error::TryRecvError::Disconnected) => {
-                    closed = true;
-                    break;
-                }
+                Err(mpsc::error::TryRecvError::Disconnected) => closed = true,
             }
         }
         let Some(ledger) = &ledger else {
@@ -378,7 +381,7 @@ pub async fn consume(mut rx: mpsc::UnboundedReceiver<UsageRecord>, ledger: Optio
             );
             return;
         }
-        // Group commit: rows whose responses wait are written on the next tick,
+        // Group commit: rows whose responses wait are written at once,
         // together with everything else queued by then.
         let interval = if waiting.is_empty() {
             ledger.flush_interval
@@ -398,6 +401,26 @@ pub async fn consume(mut rx: mpsc::UnboundedReceiver<UsageRecord>, ledger: Optio
                 (backoff * 2).clamp(Duration::from_millis(100), Duration::from_secs(5))
             };
         }
+    }
+}
+
+/// One record: its log line and metrics, its debits, its row.
+async fn take(
+    mut r: UsageRecord,
+    ledger: Option<&LedgerWriter>,
+    pending: &mut Vec<tokgateway_store::UsageRow>,
+    waiting: &mut Vec<tokio::sync::oneshot::Sender<()>>,
+) {
+    handle(&r);
+    if let Some(l) = ledger {
+        l.debit(&r).await;
+        if l.write {
+            pending.push(to_row(&r));
+        }
+    }
+    // Without a ledger, dropping the sender releases the waiter.
+    if let Some(tx) = r.committed.take() {
+        waiting.push(tx);
     }
 }
 

@@ -212,7 +212,9 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     let addr = server.local_addr;
     let shutdown = CancellationToken::new();
     let background = tokio_util::task::TaskTracker::new();
-    background.spawn(accounting::consume(rx, Some(ledger)));
+    let sync =
+        app.settings.ledger.durability == tokgateway_core::config::settings::Durability::Sync;
+    background.spawn(accounting::consume(rx, Some(ledger), sync));
     if app.settings.limits.max_memory.is_some() {
         let weak = Arc::downgrade(&app);
         let token = shutdown.clone();
