@@ -236,7 +236,8 @@ pub struct LedgerWriter {
     pub write: bool,
 }
 
-fn to_row(r: &UsageRecord) -> tokgateway_store::UsageRow {
+/// The record's row; its strings move over rather than being copied.
+fn to_row(r: UsageRecord) -> tokgateway_store::UsageRow {
     tokgateway_store::UsageRow {
         // Unique per request even when a client repeats its x-request-id;
         // time first, so rows are appended at the end of the id index.
@@ -253,19 +254,19 @@ fn to_row(r: &UsageRecord) -> tokgateway_store::UsageRow {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
         request_id: r.request_id.to_string(),
-        user: r.user.clone(),
-        key_id: r.key_id.clone(),
+        user: r.user,
+        key_id: r.key_id,
         endpoint: r.endpoint.to_owned(),
-        requested_model: r.requested_model.clone(),
-        upstream_model: r.upstream_model.clone(),
-        provider: r.provider.clone(),
+        requested_model: r.requested_model,
+        upstream_model: r.upstream_model,
+        provider: r.provider,
         prompt_tokens: r.prompt_tokens,
         completion_tokens: r.completion_tokens,
         cost_usd: r.cost_usd,
         latency_ms: r.latency_ms,
         ttfb_ms: r.ttfb_ms,
         status: r.status,
-        error_type: r.error_type.clone(),
+        error_type: r.error_type,
         streamed: r.streamed,
     }
 }
@@ -412,15 +413,15 @@ async fn take(
     waiting: &mut Vec<tokio::sync::oneshot::Sender<()>>,
 ) {
     handle(&r);
-    if let Some(l) = ledger {
-        l.debit(&r).await;
-        if l.write {
-            pending.push(to_row(&r));
-        }
-    }
     // Without a ledger, dropping the sender releases the waiter.
     if let Some(tx) = r.committed.take() {
         waiting.push(tx);
+    }
+    if let Some(l) = ledger {
+        l.debit(&r).await;
+        if l.write {
+            pending.push(to_row(r));
+        }
     }
 }
 
