@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
 use tokgateway_core::config::settings::glob_match;
-use tokgateway_store::{AuthedKey, Role, Store, hash_key, now_ms};
+use tokgateway_store::{AuthedKey, Role, Store, key_digest, now_ms};
 
 /// How long a key lookup is trusted.
 pub const CACHE_TTL: Duration = Duration::from_secs(5);
@@ -97,7 +97,8 @@ type Cached = (Option<Arc<Identity>>, Instant);
 /// Checks keys against the store, with a short cache.
 pub struct Authenticator {
     store: Store,
-    cache: RwLock<HashMap<String, Cached>>,
+    /// By the key's SHA-256: the secrets themselves are not kept.
+    cache: RwLock<HashMap<[u8; 32], Cached>>,
 }
 
 impl Authenticator {
@@ -113,7 +114,7 @@ impl Authenticator {
         if !secret.starts_with("tgw_") || secret.len() > 256 {
             return Err(Denied::Invalid);
         }
-        let hash = hash_key(secret);
+        let hash = key_digest(secret);
         let cached = self.cache.read().ok().and_then(|c| {
             c.get(&hash)
                 .filter(|(_, at)| at.elapsed() < CACHE_TTL)

@@ -23,8 +23,18 @@ pub fn generate_key() -> Result<String, StoreError> {
 
 /// The stored form of a key: SHA-256, lower-case hex.
 pub fn hash_key(key: &str) -> String {
-    let digest = Sha256::digest(key.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(64);
+    for b in key_digest(key) {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    out
+}
+
+/// The SHA-256 of a key, as bytes (what [`hash_key`] writes in hex).
+pub fn key_digest(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
 }
 
 fn random_id() -> Result<String, StoreError> {

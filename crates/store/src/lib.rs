@@ -23,7 +23,7 @@ use std::str::FromStr;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 
-pub use keys::{AuthedKey, KeyInfo, NewKey, generate_key, hash_key};
+pub use keys::{AuthedKey, KeyInfo, NewKey, generate_key, hash_key, key_digest};
 pub use responses::StoredResponse;
 pub use time::{now_ms, rfc3339, rfc3339_ms};
 pub use usage::{Group, LogEntry, LogPage, LogQuery, MAX_LOG_PAGE, Summary, SummaryRow, UsageRow};

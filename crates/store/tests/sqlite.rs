@@ -107,6 +107,10 @@ async fn users_and_keys() {
         }
     }
     assert_eq!(hash_key(&secret).len(), 64);
+    assert_eq!(
+        hash_key("abc"),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
 
     assert!(s.revoke_key(&info.id).await.unwrap());
     assert!(
