@@ -51,7 +51,7 @@ test-console: console
 	$(CARGO) build --locked -p tokgateway-gateway -p tokgateway-gatewayd
 	cd fe && GATEWAYD_BIN=../target/debug/gatewayd GATEWAY_BIN=../target/debug/gateway npm run e2e
 
-## test-dist: every release channel built and checked here (packaging/check-all.sh; as root)
+## test-dist: every release channel built and checked here (packaging/check-all.sh; the image rehearsal needs root)
 test-dist: console
 	packaging/check-all.sh
 
