@@ -230,7 +230,24 @@ async fn request_log_and_provider_health() {
         r#"{"error":{"message":"upstream is overloaded"}}"#.into(),
     ));
     assert_eq!(chat(&admin, "gpt-4o").await.unwrap().status(), 502);
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Rows are written off the request path: wait until all four are in.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let all: Value = get("/api/v1/admin/requests?limit=10", &admin)
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if all["data"].as_array().map_or(0, Vec::len) >= 4 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "rows not written: {all}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 
     let page: Value = get("/api/v1/admin/requests?limit=2", &admin)
         .await

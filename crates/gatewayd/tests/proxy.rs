@@ -42,6 +42,19 @@ fn openai_ini(url: &str) -> String {
     )
 }
 
+/// The metrics page once it shows `needle` (records are counted off the
+/// request path, a few milliseconds after the response), or after 5 s.
+async fn metrics_showing(url: &str, needle: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let m = metrics_text(url).await;
+        if m.contains(needle) || std::time::Instant::now() > deadline {
+            return m;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn metrics_text(url: &str) -> String {
     client()
         .get(format!("{url}/metrics"))
@@ -242,12 +255,10 @@ async fn openai_stream_passthrough_any_chunking_and_usage() {
         .await
         .unwrap();
     assert!(body.contains("\"prompt_tokens\":9"), "{body}");
-    let m = metrics_text(&gw.url).await;
     // Metrics are per process and tests share it: this model is used only here.
-    assert!(
-        m.contains("tokgateway_tokens_total{kind=\"completion\",model=\"usage-probe\"} 2"),
-        "{m}"
-    );
+    let want = "tokgateway_tokens_total{kind=\"completion\",model=\"usage-probe\"} 2";
+    let m = metrics_showing(&gw.url, want).await;
+    assert!(m.contains(want), "{m}");
     gw.stop().await;
 }
 
@@ -282,7 +293,11 @@ async fn anthropic_passthrough_stream_and_headers() {
     assert_eq!(seen.headers["x-api-key"], "sk-ant");
     assert_eq!(seen.headers["anthropic-version"], "2023-06-01");
     assert_eq!(seen.headers["anthropic-beta"], "tools-2024");
-    let m = metrics_text(&gw.url).await;
+    let m = metrics_showing(
+        &gw.url,
+        "tokgateway_tokens_total{kind=\"completion\",model=\"claude-x\"}",
+    )
+    .await;
     assert!(
         m.contains("tokgateway_tokens_total{kind=\"prompt\",model=\"claude-x\"} 25"),
         "{m}"

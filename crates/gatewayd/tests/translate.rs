@@ -481,10 +481,10 @@ async fn responses_on_the_loopback_model() {
             "{body}: {v}"
         );
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let store = tokgateway_store::Store::connect(&gw.store_url())
-        .await
-        .unwrap();
+    // A graceful stop writes every queued row.
+    let url = gw.store_url();
+    let _dir = gw.stop().await;
+    let store = tokgateway_store::Store::connect(&url).await.unwrap();
     let rows = store
         .usage_log(&tokgateway_store::LogQuery {
             limit: 100,
@@ -503,7 +503,6 @@ async fn responses_on_the_loopback_model() {
             .any(|r| r.streamed && r.status == 200 && r.completion_tokens > 0),
         "{ours:?}"
     );
-    let _dir = gw.stop().await;
 }
 
 #[tokio::test]
@@ -760,10 +759,10 @@ async fn responses_pass_through_to_upstreams_that_serve_them() {
     assert_eq!(names.last().unwrap(), "error");
     assert_eq!(last["type"], "error");
 
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let store = tokgateway_store::Store::connect(&gw.store_url())
-        .await
-        .unwrap();
+    // A graceful stop writes every queued row.
+    let url = gw.store_url();
+    let _dir = gw.stop().await;
+    let store = tokgateway_store::Store::connect(&url).await.unwrap();
     let rows = store
         .usage_log(&tokgateway_store::LogQuery {
             limit: 10,
@@ -782,7 +781,6 @@ async fn responses_pass_through_to_upstreams_that_serve_them() {
         rows.iter()
             .all(|r| r.endpoint == "/v1/responses" && r.provider == "native")
     );
-    let _dir = gw.stop().await;
 }
 
 // ---------------------------------------------------------------------------
@@ -1142,7 +1140,8 @@ async fn gemini_clients_authenticate_with_their_own_headers() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // A graceful stop writes every queued row.
+    let _dir = gw.stop().await;
     let rows = store
         .usage_log(&tokgateway_store::LogQuery {
             limit: 10,
@@ -1158,7 +1157,6 @@ async fn gemini_clients_authenticate_with_their_own_headers() {
                 && r.status == 200
                 && r.user.as_deref() == Some("ann"))
     );
-    let _dir = gw.stop().await;
 }
 
 #[tokio::test]
@@ -1251,21 +1249,30 @@ async fn stored_responses_belong_to_the_key_that_made_them() {
         200
     );
 
-    // The new endpoints show in the metrics like the others.
-    let m = c
-        .get(format!("{}/metrics", gw.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        m.lines()
-            .any(|l| l.starts_with("tokgateway_requests_total")
-                && l.contains("route=\"/v1/responses\"")),
-        "{m}"
-    );
+    // The new endpoints show in the metrics like the others (counted off the
+    // request path, so a few milliseconds later).
+    let shows = |m: &str| {
+        m.lines().any(|l| {
+            l.starts_with("tokgateway_requests_total") && l.contains("route=\"/v1/responses\"")
+        })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut m = String::new();
+    while std::time::Instant::now() < deadline {
+        m = c
+            .get(format!("{}/metrics", gw.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if shows(&m) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(shows(&m), "{m}");
     let _dir = gw.stop().await;
 }
 
