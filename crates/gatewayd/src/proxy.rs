@@ -225,6 +225,12 @@ async fn chat_inner(
                     format!("cannot translate this request for provider `{name}`: {m}"),
                 )
             })?;
+            if convert == Convert::GeminiToOpenAi {
+                let dropped = gemini::dropped_chat_fields(request);
+                if !dropped.is_empty() {
+                    tracing::info!(request_id = %ctx.request_id, provider = name, fields = ?dropped, "fields without a Gemini equivalent were dropped");
+                }
+            }
             let bytes = Bytes::from(serde_json::to_vec(&translated).unwrap_or_default());
             let mode = convert.stream_mode(&model, &ctx.request_id, client_wants_usage);
             (bytes, mode)

@@ -631,7 +631,8 @@ fn chat_tool_choice_to_gemini(choice: &Value) -> Result<Value, String> {
 
 /// Chat request fields [`chat_to_gemini_request`] translates or that the
 /// gateway handles itself (`model`, `stream`, `stream_options`).
-const CHAT_FIELDS: [&str; 17] = [
+const CHAT_FIELDS: [&str; 18] = [
+    "reasoning_effort",
     "model",
     "top_k",
     "messages",
@@ -835,6 +836,19 @@ pub fn chat_to_gemini_request(req: &Value) -> Result<Value, String> {
         .or_else(|| req.get("max_tokens").filter(|v| v.is_number()))
     {
         gc.insert("maxOutputTokens".into(), m.clone());
+    }
+    // reasoning_effort → a thinking budget (`minimal`/`none`: no thinking).
+    match req.get("reasoning_effort").and_then(Value::as_str) {
+        Some(effort @ ("low" | "medium" | "high")) => {
+            gc.insert(
+                "thinkingConfig".into(),
+                json!({"thinkingBudget": crate::translate::thinking_budget(effort)}),
+            );
+        }
+        Some("minimal" | "none") => {
+            gc.insert("thinkingConfig".into(), json!({"thinkingBudget": 0}));
+        }
+        _ => {}
     }
     match req.get("stop") {
         Some(Value::String(s)) => {

@@ -9,6 +9,19 @@ use serde_json::{Map, Value, json};
 /// `max_tokens` sent to Anthropic when an OpenAI client gives none (Anthropic requires one).
 pub const DEFAULT_MAX_TOKENS: u64 = 4096;
 
+/// The thinking budget in tokens for an OpenAI `reasoning_effort` (`low`,
+/// `medium`, `high`), for upstreams that take a budget (Anthropic's extended
+/// thinking, Gemini's `thinkingBudget`); `None` for no thinking
+/// (`minimal`, `none`) or an unknown value.
+pub fn thinking_budget(effort: &str) -> Option<u64> {
+    match effort {
+        "low" => Some(1024),
+        "medium" => Some(4096),
+        "high" => Some(16384),
+        _ => None,
+    }
+}
+
 type Obj = Map<String, Value>;
 
 fn text_of(content: &Value) -> String {
@@ -207,17 +220,57 @@ pub fn openai_to_anthropic_request(req: &Value, model: &str) -> Result<Value, St
     if !sys.is_empty() {
         a.insert("system".into(), sys.into());
     }
-    let max = req
+    let mut max = req
         .get("max_completion_tokens")
         .or_else(|| req.get("max_tokens"))
         .and_then(Value::as_u64)
         .unwrap_or(DEFAULT_MAX_TOKENS);
+    // reasoning_effort → extended thinking, which Anthropic allows only
+    // without a forced tool, with the default temperature, top_p ≥ 0.95,
+    // and a budget below max_tokens (raised to leave room for the answer).
+    // A conversation that already holds tool calls gets none: Anthropic then
+    // wants the earlier turns' thinking blocks back, which an OpenAI client
+    // never had.
+    let forced_tool = matches!(
+        req.get("tool_choice"),
+        Some(Value::String(s)) if s == "required"
+    ) || req.get("tool_choice").is_some_and(Value::is_object);
+    let tool_history = req
+        .get("messages")
+        .and_then(Value::as_array)
+        .is_some_and(|ms| {
+            ms.iter().any(|m| {
+                m.get("tool_calls")
+                    .and_then(Value::as_array)
+                    .is_some_and(|c| !c.is_empty())
+            })
+        });
+    let thinking = req
+        .get("reasoning_effort")
+        .and_then(Value::as_str)
+        .and_then(thinking_budget)
+        .filter(|_| !forced_tool && !tool_history);
+    if let Some(budget) = thinking {
+        if max <= budget {
+            max += budget;
+        }
+        a.insert(
+            "thinking".into(),
+            json!({"type": "enabled", "budget_tokens": budget}),
+        );
+    }
     a.insert("max_tokens".into(), max.into());
-    if let Some(t) = req.get("temperature").and_then(Value::as_f64) {
+    if let Some(t) = req.get("temperature").and_then(Value::as_f64)
+        && thinking.is_none()
+    {
         a.insert("temperature".into(), t.clamp(0.0, 1.0).into());
     }
     if let Some(p) = req.get("top_p") {
-        a.insert("top_p".into(), p.clone());
+        let p = match (thinking, p.as_f64()) {
+            (Some(_), Some(f)) => json!(f.clamp(0.95, 1.0)),
+            _ => p.clone(),
+        };
+        a.insert("top_p".into(), p);
     }
     match req.get("stop") {
         Some(Value::String(s)) => {

@@ -429,12 +429,7 @@ fn dropped_chat_fields_are_listed() {
         "reasoning_effort": "low", "temperature": 1, "stream": true, "metadata": null});
     assert_eq!(
         dropped_chat_fields(&req),
-        vec![
-            "logit_bias",
-            "parallel_tool_calls",
-            "reasoning_effort",
-            "user"
-        ]
+        vec!["logit_bias", "parallel_tool_calls", "user"]
     );
 }
 
@@ -1436,4 +1431,19 @@ proptest! {
             {"role": "assistant", "tool_calls": [{"id": s.clone(), "function": {"name": "f", "arguments": s.clone()}}]},
             {"role": "tool", "tool_call_id": s.clone(), "content": s.clone()}]}));
     }
+}
+
+#[test]
+fn reasoning_effort_becomes_a_thinking_budget() {
+    let g = |effort: &str| {
+        chat_to_gemini_request(
+            &json!({"messages": [{"role": "user", "content": "x"}], "reasoning_effort": effort}),
+        )
+        .unwrap()["generationConfig"]["thinkingConfig"]
+            .clone()
+    };
+    assert_eq!(g("low"), json!({"thinkingBudget": 1024}));
+    assert_eq!(g("high"), json!({"thinkingBudget": 16384}));
+    assert_eq!(g("minimal"), json!({"thinkingBudget": 0}));
+    assert_eq!(g("unheard-of"), Value::Null);
 }

@@ -223,3 +223,35 @@ fn o2a_rebuilds_tool_input_and_closes_blocks_once() {
         1
     );
 }
+
+#[test]
+fn reasoning_effort_becomes_anthropic_extended_thinking() {
+    let req = |extra: Value| {
+        let mut r = json!({"messages": [{"role": "user", "content": "x"}], "max_tokens": 1000,
+            "temperature": 0.2, "top_p": 0.5, "reasoning_effort": "medium"});
+        for (k, v) in extra.as_object().unwrap() {
+            r[k] = v.clone();
+        }
+        translate::openai_to_anthropic_request(&r, "claude").unwrap()
+    };
+    let a = req(json!({}));
+    assert_eq!(
+        a["thinking"],
+        json!({"type": "enabled", "budget_tokens": 4096})
+    );
+    // The budget must stay below max_tokens, with room for the answer.
+    assert_eq!(a["max_tokens"], 5096);
+    // Thinking takes the default temperature and a top_p of at least 0.95.
+    assert_eq!(a.get("temperature"), None);
+    assert_eq!(a["top_p"], 0.95);
+    // Anthropic refuses thinking with a forced tool: then there is none.
+    let forced = req(json!({"tool_choice": "required",
+        "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]}));
+    assert_eq!(forced.get("thinking"), None);
+    assert_eq!(forced["temperature"], 0.2);
+    assert_eq!(
+        req(json!({"reasoning_effort": "minimal"})).get("thinking"),
+        None
+    );
+    assert_eq!(req(json!({"max_tokens": 20000}))["max_tokens"], 20000);
+}
