@@ -18,7 +18,8 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 
 # Starts a command that prints "listening on ADDR" (or gatewayd's start-up
-# line) and echoes "PID ADDR".
+# line) and echoes "PID ADDR". It runs in a command substitution, so the
+# caller adds the PID to PIDS (for the cleanup at exit).
 start() {
   local log="$OUT/$1.log"; shift
   "$@" >"$log" 2>&1 &
@@ -44,7 +45,9 @@ rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 
 read -r MOCK_PID MOCK <<<"$(start mock "$BIN/mock-upstream" --threads 1)"
+PIDS+=("$MOCK_PID")
 read -r FWD_PID FWD <<<"$(start forwarder "$BIN/forwarder" --upstream "http://$MOCK")"
+PIDS+=("$FWD_PID")
 CFG=$(mktemp -d)
 cat >"$CFG/setting.ini" <<INI
 [provider.mock]
@@ -56,6 +59,7 @@ level = warn
 INI
 export TOKGATEWAY_DATA_DIR="$CFG/data"
 read -r GW_PID GW <<<"$(start gatewayd "$BIN/gatewayd" --config "$CFG" --listen 127.0.0.1:0 --set log.level=${BENCH_LOG_LEVEL:-info})"
+PIDS+=("$GW_PID")
 sleep 0.5
 IDLE_RSS=$(rss_kib "$GW_PID")
 
@@ -115,6 +119,7 @@ ledger_rows() {
       label="gatewayd → mock, auth + ledger $setting"
     fi
     read -r APID AADDR <<<"$(start "gatewayd-ledger-$setting" "$BIN/gatewayd" --config "$ADIR" --listen 127.0.0.1:0 "${extra[@]}" --set "log.level=info,tokgateway::request=warn")"
+    PIDS+=("$APID")
     run "$label" "$APID" "$AADDR" "$BODY" 64 "$headers"
     kill "$APID" 2>/dev/null || true
   done
@@ -171,6 +176,7 @@ INI
 mkdir -p "$CFG/slow"; cp "$CFG/slow.ini" "$CFG/slow/setting.ini"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 read -r SLOW_PID SLOW <<<"$(start gatewayd-slow "$BIN/gatewayd" --config "$CFG/slow" --listen 127.0.0.1:0 --set "log.level=info,tokgateway::request=warn")"
+PIDS+=("$SLOW_PID")
 SLOW_BODY='{"model":"slow","stream":true,"messages":[{"role":"user","content":"one two three four five six seven eight"}]}'
 SLOW_RESULT=$("$BIN/streams" --url "http://$SLOW/v1/chat/completions" --conns "$SLOW_STREAMS" --requests 1 --body "$SLOW_BODY" --threads 1)
 SLOW_PEAK=$(( $(hwm_kib "$SLOW_PID") / 1024 ))

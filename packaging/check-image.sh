@@ -123,7 +123,8 @@ while IFS='=' read -r k v; do
   run_env+=("$k=$v")
 done <"$tmp/image.env"
 # as_nonroot [NAME=VALUE...] CMD...: runs CMD as 65532:65532 in /data with only that environment.
-as_nonroot() { (cd "$tree/data" && setpriv --reuid=65532 --regid=65532 --clear-groups env -i "${run_env[@]}" "$@"); }
+# `exec`: the subshell becomes the command, so a PID taken of it (start_gatewayd) is gatewayd's own.
+as_nonroot() { (cd "$tree/data" && exec setpriv --reuid=65532 --regid=65532 --clear-groups env -i "${run_env[@]}" "$@"); }
 
 out=$(as_nonroot "$tree/usr/local/bin/gatewayd" check) || die "gatewayd check rejects the image's configuration: $out"
 case "$out" in *"environment live"*) ;; *) die "gatewayd check: $out" ;; esac
