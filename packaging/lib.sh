@@ -57,7 +57,10 @@ start_gatewayd() {
 
 stop_gatewayd() {
   if [ -n "${GW_PID:-}" ] && kill -0 "$GW_PID" 2>/dev/null; then
-    kill -TERM "$GW_PID"
+    # When the command is a shell function (as_nonroot), GW_PID is the
+    # subshell running it and gatewayd its child: stop that too.
+    pkill -TERM -P "$GW_PID" 2>/dev/null || true
+    kill -TERM "$GW_PID" 2>/dev/null || true
     wait "$GW_PID" || true
   fi
   GW_PID=
