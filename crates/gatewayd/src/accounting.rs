@@ -238,21 +238,19 @@ pub struct LedgerWriter {
 
 /// The record's row; its strings move over rather than being copied.
 fn to_row(r: UsageRecord) -> tokgateway_store::UsageRow {
+    let ms = r
+        .time
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
     tokgateway_store::UsageRow {
         // Unique per request even when a client repeats its x-request-id;
         // time first, so rows are appended at the end of the id index.
         id: format!(
-            "{:012x}{:016x}{:08x}",
-            r.time
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis()),
+            "{ms:012x}{:016x}{:08x}",
             fastrand::u64(..),
             fastrand::u32(..)
         ),
-        time: r
-            .time
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        time: ms,
         request_id: r.request_id.to_string(),
         user: r.user,
         key_id: r.key_id,

@@ -108,21 +108,8 @@ fn stream_error(data: &str) -> Option<String> {
     if !data.starts_with("{\"error\"") {
         return None;
     }
-    let v: serde_json::Value = serde_json::from_str(data).ok()?;
-    let e = v.get("error")?;
     Some(
-        e.get("message")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or("upstream error")
-            .to_owned(),
+        crate::upstream::error_message(data.as_bytes())
+            .unwrap_or_else(|| "upstream error".to_owned()),
     )
-}
-
-/// The message of an OpenAI-shaped error body, for re-rendering it in
-/// another protocol's shape.
-pub fn error_message(body: &[u8]) -> String {
-    serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned())
 }

@@ -113,7 +113,9 @@ async fn generate(
         let bytes = axum::body::to_bytes(body, 1 << 20)
             .await
             .unwrap_or_default();
-        let err = ApiError::new(P, parts.status, crate::chatstream::error_message(&bytes));
+        let message = crate::upstream::error_message(&bytes)
+            .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
+        let err = ApiError::new(P, parts.status, message);
         let mut r = err.into_response();
         for name in [
             header::RETRY_AFTER,

@@ -77,7 +77,8 @@ pub const fn endpoint(protocol: Protocol) -> &'static str {
     }
 }
 
-fn unix_now() -> u64 {
+/// Now, in Unix seconds (the `created` of translated answers).
+pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -183,19 +184,13 @@ async fn chat_inner(
         ));
     };
     guard.set_streamed(stream);
-    let price = |m: &str| {
-        settings
-            .prices
-            .iter()
-            .find(|p| glob_match(&p.glob, m) || glob_match(&p.glob, &model))
-            .map(|p| (p.input_per_mtok, p.output_per_mtok))
-    };
+    let price = price_of(settings, &upstream_model, &model);
 
     let mut last_failure: Option<(String, Failure)> = None;
     let mut parsed: Option<Value> = None;
     for up in chain {
         let name = up.settings.name.as_str();
-        guard.set_target(name, &upstream_model, price(&upstream_model));
+        guard.set_target(name, &upstream_model, price);
         if up.settings.kind == ProviderKind::Loopback {
             up.health.record_ok();
             return Ok(loopback_answer(
@@ -342,6 +337,20 @@ pub(crate) async fn admit(
         }
     }
     Ok(())
+}
+
+/// USD per million input and output tokens: the first `[prices]` glob that
+/// matches the upstream or the requested model.
+fn price_of(
+    settings: &tokgateway_core::config::settings::Settings,
+    upstream_model: &str,
+    model: &str,
+) -> Option<(f64, f64)> {
+    settings
+        .prices
+        .iter()
+        .find(|p| glob_match(&p.glob, upstream_model) || glob_match(&p.glob, model))
+        .map(|p| (p.input_per_mtok, p.output_per_mtok))
 }
 
 /// Keeps the providers that `work_mode` allows for this client.
@@ -1036,12 +1045,7 @@ pub async fn responses_passthrough(
             return e.into_response();
         }
     };
-    let price = app
-        .settings
-        .prices
-        .iter()
-        .find(|p| glob_match(&p.glob, &upstream_model) || glob_match(&p.glob, model))
-        .map(|p| (p.input_per_mtok, p.output_per_mtok));
+    let price = price_of(&app.settings, &upstream_model, model);
     let mut last_failure: Option<(String, Failure)> = None;
     for up in chain {
         let name = up.settings.name.as_str();

@@ -73,10 +73,6 @@ fn new_response_id() -> String {
     format!("resp_{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
 }
 
-fn unix_now() -> u64 {
-    u64::try_from(tokgateway_store::now_ms() / 1000).unwrap_or(0)
-}
-
 /// What a finished turn needs to be stored.
 struct Turn {
     app: Arc<AppState>,
@@ -183,7 +179,7 @@ async fn create_inner(
     });
     let rctx = ResponseCtx {
         id: new_response_id(),
-        created: unix_now(),
+        created: crate::proxy::unix_now(),
         model,
         request: req,
     };
