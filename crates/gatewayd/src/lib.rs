@@ -166,6 +166,33 @@ impl Running {
     }
 }
 
+/// Runs `job` every `period` (the first time at once) until shutdown or until
+/// the app state is gone; the task holds no strong reference between runs.
+fn every<F, Fut>(
+    background: &tokio_util::task::TaskTracker,
+    shutdown: &CancellationToken,
+    app: &Arc<app::AppState>,
+    period: Duration,
+    job: F,
+) where
+    F: Fn(Arc<app::AppState>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let weak = Arc::downgrade(app);
+    let token = shutdown.clone();
+    background.spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        loop {
+            tokio::select! {
+                () = token.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            let Some(app) = weak.upgrade() else { break };
+            job(app).await;
+        }
+    });
+}
+
 /// Binds and serves `settings` on the current runtime.
 pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     let (sink, rx) = accounting::Sink::new(
@@ -216,43 +243,31 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         app.settings.ledger.durability == tokgateway_core::config::settings::Durability::Sync;
     background.spawn(accounting::consume(rx, Some(ledger), sync));
     if app.settings.limits.max_memory.is_some() {
-        let weak = Arc::downgrade(&app);
-        let token = shutdown.clone();
-        background.spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(250));
-            loop {
-                tokio::select! {
-                    () = token.cancelled() => break,
-                    _ = tick.tick() => {}
-                }
-                let Some(app) = weak.upgrade() else { break };
+        every(
+            &background,
+            &shutdown,
+            &app,
+            Duration::from_millis(250),
+            |app| async move {
                 let _ = tokio::task::spawn_blocking(move || app.check_memory()).await;
-            }
-        });
+            },
+        );
     }
-    {
-        // Expired Responses API responses are invisible at once (reads check
-        // the expiry) and deleted here, hourly.
-        let weak = Arc::downgrade(&app);
-        let token = shutdown.clone();
-        background.spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(3600));
-            loop {
-                tokio::select! {
-                    () = token.cancelled() => break,
-                    _ = tick.tick() => {}
-                }
-                let Some(app) = weak.upgrade() else { break };
-                match app.store.purge_responses(tokgateway_store::now_ms()).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(deleted = n, "expired stored responses deleted"),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "deleting expired stored responses failed")
-                    }
-                }
+    // Expired Responses API responses are invisible at once (reads check the
+    // expiry) and deleted here, hourly.
+    every(
+        &background,
+        &shutdown,
+        &app,
+        Duration::from_secs(3600),
+        |app| async move {
+            match app.store.purge_responses(tokgateway_store::now_ms()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "expired stored responses deleted"),
+                Err(e) => tracing::warn!(error = %e, "deleting expired stored responses failed"),
             }
-        });
-    }
+        },
+    );
     let drain = app.settings.server.shutdown_timeout;
     let server = tokio::spawn(server.run(app.clone(), shutdown.clone(), drain));
     Ok(Running {
