@@ -66,8 +66,12 @@ pub struct HealthSnapshot {
 impl Health {
     pub fn record_ok(&self) {
         self.attempts.fetch_add(1, Ordering::Relaxed);
-        self.last_ok_ms
-            .store(tokgateway_store::now_ms(), Ordering::Relaxed);
+        // Written only when the millisecond changed: at load every request
+        // would otherwise write the same shared cache line.
+        let now = tokgateway_store::now_ms();
+        if self.last_ok_ms.load(Ordering::Relaxed) != now {
+            self.last_ok_ms.store(now, Ordering::Relaxed);
+        }
     }
 
     pub fn record_failure(&self, failure: &Failure) {
