@@ -204,11 +204,7 @@ fn count_tokens(model: &str, req: &Value) -> Result<Response, ApiError> {
         return Err(bad_request("`contents` is required and must be an array"));
     }
     let chat = gm::gemini_to_chat_request(inner, model, false).map_err(bad_request)?;
-    let mut tokens = loopback::reply(&chat).prompt_tokens;
-    if let Some(tools) = chat.get("tools") {
-        tokens += loopback::estimate_tokens(&tools.to_string());
-    }
-    Ok(Json(json!({"totalTokens": tokens})).into_response())
+    Ok(Json(json!({"totalTokens": loopback::request_tokens(&chat)})).into_response())
 }
 
 fn model_json(id: &str) -> Value {

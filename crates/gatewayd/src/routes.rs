@@ -202,11 +202,7 @@ pub async fn count_tokens(State(app): State<Arc<AppState>>, body: Body) -> Respo
         return ApiError::bad_request(p, "`messages` is required and must be an array")
             .into_response();
     }
-    let mut tokens = loopback::reply(&v).prompt_tokens;
-    if let Some(tools) = v.get("tools") {
-        tokens += loopback::estimate_tokens(&tools.to_string());
-    }
-    Json(json!({ "input_tokens": tokens })).into_response()
+    Json(json!({ "input_tokens": loopback::request_tokens(&v) })).into_response()
 }
 
 /// `GET /health`: liveness.

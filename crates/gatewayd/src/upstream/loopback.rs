@@ -91,6 +91,16 @@ pub fn validate(protocol: Protocol, request: &Value) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The count_tokens estimate of a chat or messages request: its prompt
+/// (system and messages) and its tool definitions.
+pub fn request_tokens(request: &Value) -> u64 {
+    let mut tokens = reply(request).prompt_tokens;
+    if let Some(tools) = request.get("tools") {
+        tokens += estimate_tokens(&tools.to_string());
+    }
+    tokens
+}
+
 /// Computes the reply to a chat request of either protocol.
 pub fn reply(request: &Value) -> Reply {
     let mut prompt = String::new();
