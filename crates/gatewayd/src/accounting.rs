@@ -331,6 +331,7 @@ pub async fn consume(
     let mut waiting: Vec<tokio::sync::oneshot::Sender<()>> = Vec::new();
     let mut last_flush = Instant::now();
     let mut backoff = Duration::ZERO;
+    let mut metrics = crate::metrics::RequestMetrics::default();
     loop {
         let mut closed = false;
         if sync && backoff.is_zero() {
@@ -339,7 +340,7 @@ pub async fn consume(
             tokio::select! {
                 _ = tick.tick() => {}
                 r = rx.recv() => match r {
-                    Some(r) => take(r, ledger.as_ref(), &mut pending, &mut waiting).await,
+                    Some(r) => take(r, ledger.as_ref(), &mut metrics, &mut pending, &mut waiting).await,
                     None => closed = true,
                 },
             }
@@ -350,7 +351,7 @@ pub async fn consume(
         }
         while !closed {
             match rx.try_recv() {
-                Ok(r) => take(r, ledger.as_ref(), &mut pending, &mut waiting).await,
+                Ok(r) => take(r, ledger.as_ref(), &mut metrics, &mut pending, &mut waiting).await,
                 Err(mpsc::error::TryRecvError::Empty) => break,
                 Err(mpsc::error::TryRecvError::Disconnected) => closed = true,
             }
@@ -407,10 +408,12 @@ pub async fn consume(
 async fn take(
     mut r: UsageRecord,
     ledger: Option<&LedgerWriter>,
+    metrics: &mut crate::metrics::RequestMetrics,
     pending: &mut Vec<tokgateway_store::UsageRow>,
     waiting: &mut Vec<tokio::sync::oneshot::Sender<()>>,
 ) {
-    handle(&r);
+    metrics.record(&r);
+    log(&r);
     // Without a ledger, dropping the sender releases the waiter.
     if let Some(tx) = r.committed.take() {
         waiting.push(tx);
@@ -423,8 +426,7 @@ async fn take(
     }
 }
 
-fn handle(r: &UsageRecord) {
-    crate::metrics::record(r);
+fn log(r: &UsageRecord) {
     tracing::info!(
         target: "tokgateway::request",
         request_id = %r.request_id,

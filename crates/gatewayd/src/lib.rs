@@ -253,6 +253,15 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
             },
         );
     }
+    // The Prometheus recorder keeps every histogram sample until it is folded
+    // into its buckets: without a scrape, that is memory growing with traffic.
+    every(
+        &background,
+        &shutdown,
+        &app,
+        Duration::from_secs(5),
+        |_| async { metrics::upkeep() },
+    );
     // Expired Responses API responses are invisible at once (reads check the
     // expiry) and deleted here, hourly.
     every(

@@ -1,9 +1,11 @@
 //! Prometheus metrics (`GET /metrics`). Per-request metrics are recorded by
 //! the accounting consumer, off the request path.
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI64, Ordering};
 
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::accounting::UsageRecord;
@@ -61,27 +63,81 @@ fn describe() {
     );
 }
 
-/// Records one finished request.
-pub fn record(r: &UsageRecord) {
-    if handle().is_none() {
-        return;
-    }
-    let status = r.status.to_string();
-    metrics::counter!("tokgateway_requests_total", "route" => r.endpoint, "provider" => r.provider.clone(), "status" => status).increment(1);
-    #[allow(clippy::cast_precision_loss)]
-    {
-        metrics::histogram!("tokgateway_request_duration_seconds", "route" => r.endpoint)
-            .record(r.latency_ms as f64 / 1000.0);
-        if let Some(t) = r.ttfb_ms {
-            metrics::histogram!("tokgateway_time_to_first_byte_seconds", "route" => r.endpoint)
-                .record(t as f64 / 1000.0);
+/// Distinct label sets kept by [`RequestMetrics`] before it starts afresh
+/// (models and providers come from requests; the cache must stay bounded).
+const MAX_CACHED: usize = 4096;
+
+/// The per-request metric handles, kept by the accounting consumer: a record
+/// then costs a few atomic operations instead of building labels and looking
+/// them up in the registry.
+#[derive(Default)]
+pub struct RequestMetrics {
+    /// By route and status, then provider.
+    requests: HashMap<(&'static str, u16), HashMap<String, Counter>>,
+    /// By route: duration and time to first byte.
+    latency: HashMap<&'static str, (Histogram, Histogram)>,
+    /// By requested model: prompt and completion tokens.
+    tokens: HashMap<String, (Counter, Counter)>,
+    cached: usize,
+}
+
+impl RequestMetrics {
+    /// Records one finished request.
+    pub fn record(&mut self, r: &UsageRecord) {
+        if handle().is_none() {
+            return;
         }
+        if self.cached > MAX_CACHED {
+            *self = Self::default();
+        }
+        let by_provider = self.requests.entry((r.endpoint, r.status)).or_default();
+        if let Some(c) = by_provider.get(r.provider.as_str()) {
+            c.increment(1);
+        } else {
+            let c = metrics::counter!("tokgateway_requests_total", "route" => r.endpoint, "provider" => r.provider.clone(), "status" => r.status.to_string());
+            c.increment(1);
+            by_provider.insert(r.provider.clone(), c);
+            self.cached += 1;
+        }
+        let (duration, ttfb) = self.latency.entry(r.endpoint).or_insert_with(|| {
+            (
+                metrics::histogram!("tokgateway_request_duration_seconds", "route" => r.endpoint),
+                metrics::histogram!("tokgateway_time_to_first_byte_seconds", "route" => r.endpoint),
+            )
+        });
+        #[allow(clippy::cast_precision_loss)]
+        {
+            duration.record(r.latency_ms as f64 / 1000.0);
+            if let Some(t) = r.ttfb_ms {
+                ttfb.record(t as f64 / 1000.0);
+            }
+        }
+        if r.prompt_tokens == 0 && r.completion_tokens == 0 {
+            return;
+        }
+        let (prompt, completion) = match self.tokens.get(r.requested_model.as_str()) {
+            Some(t) => t,
+            None => {
+                self.cached += 1;
+                let model = r.requested_model.clone();
+                self.tokens.entry(model.clone()).or_insert_with(|| {
+                    (
+                        metrics::counter!("tokgateway_tokens_total", "kind" => "prompt", "model" => model.clone()),
+                        metrics::counter!("tokgateway_tokens_total", "kind" => "completion", "model" => model),
+                    )
+                })
+            }
+        };
+        prompt.increment(r.prompt_tokens);
+        completion.increment(r.completion_tokens);
     }
-    if r.prompt_tokens > 0 {
-        metrics::counter!("tokgateway_tokens_total", "kind" => "prompt", "model" => r.requested_model.clone()).increment(r.prompt_tokens);
-    }
-    if r.completion_tokens > 0 {
-        metrics::counter!("tokgateway_tokens_total", "kind" => "completion", "model" => r.requested_model.clone()).increment(r.completion_tokens);
+}
+
+/// Folds the histogram samples recorded since the last call into their
+/// buckets, so memory stays flat between scrapes (run every few seconds).
+pub fn upkeep() {
+    if let Some(h) = handle() {
+        h.run_upkeep();
     }
 }
 
