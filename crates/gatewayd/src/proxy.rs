@@ -498,7 +498,7 @@ fn tokens(u: Usage) -> (u64, u64) {
 async fn buffered(
     protocol: Protocol,
     provider: &str,
-    resp: reqwest::Response,
+    resp: upstream::Response,
     convert: Convert,
     (model, request_id): (&str, &str),
     mut guard: RecordGuard,
@@ -651,7 +651,7 @@ impl Convert {
 
 /// State of a stream from an upstream to the client.
 struct Passthrough {
-    upstream: futures_util::stream::BoxStream<'static, reqwest::Result<Bytes>>,
+    upstream: futures_util::stream::BoxStream<'static, Result<Bytes, upstream::BodyError>>,
     decoder: sse::Decoder,
     protocol: Protocol,
     mode: Mode,
@@ -822,7 +822,7 @@ impl Passthrough {
 fn stream_through(
     protocol: Protocol,
     provider: &str,
-    resp: reqwest::Response,
+    resp: upstream::Response,
     mode: Mode,
     guard: RecordGuard,
 ) -> Response {
@@ -951,10 +951,10 @@ pub(crate) async fn attempts<'a, F, Fut>(
     up: &Upstream,
     request_id: &str,
     mut send: F,
-) -> Result<reqwest::Response, Failure>
+) -> Result<upstream::Response, Failure>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<reqwest::Response, Failure>> + 'a,
+    Fut: std::future::Future<Output = Result<upstream::Response, Failure>> + 'a,
 {
     let name = up.settings.name.as_str();
     let mut attempt = 0;

@@ -73,3 +73,98 @@ async fn https_with_rustls() {
     );
     gw.stop().await;
 }
+
+/// An HTTPS upstream, reached over rustls with the platform's verifier: the
+/// real binary, trusting the test's own CA through `SSL_CERT_FILE`, proxies
+/// to a TLS-serving gateway, and
+/// refuses an upstream whose certificate it cannot verify.
+#[cfg(unix)]
+#[tokio::test]
+async fn https_upstream_is_verified() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let cert_path = dir.path().join("cert.pem");
+    let key_path = dir.path().join("key.pem");
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    let upstream = gateway(
+        "[provider.far]\ntype = loopback\nmodels = remote\n",
+        &[
+            &format!("server.tls_cert={}", cert_path.display()),
+            &format!("server.tls_key={}", key_path.display()),
+        ],
+    )
+    .await;
+    let ini = format!(
+        "[provider.tls]\ntype = openai\nbase_url = https://localhost:{}/v1\nmodels = remote\n",
+        upstream.addr.port()
+    );
+    let start = |trust: Option<&std::path::Path>| {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::write(home.path().join("setting.ini"), &ini).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatewayd"));
+        cmd.args(["--config", home.path().to_str().unwrap()])
+            .args(["--listen", "127.0.0.1:0", "--set", "log.level=info"])
+            .env_clear()
+            .env("HOME", home.path())
+            .env("TOKGATEWAY_DATA_DIR", home.path().join("data"))
+            .stderr(Stdio::piped());
+        // An empty bundle trusts nothing: the self-signed upstream must be refused.
+        let empty = home.path().join("empty.pem");
+        std::fs::write(&empty, "").unwrap();
+        cmd.env("SSL_CERT_FILE", trust.unwrap_or(&empty));
+        let mut child = cmd.spawn().unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut seen = String::new();
+        let url = loop {
+            let line = lines
+                .next()
+                .unwrap_or_else(|| panic!("gatewayd exited:\n{seen}"))
+                .unwrap();
+            seen.push_str(&line);
+            seen.push('\n');
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        (child, url, home)
+    };
+    let body = json!({"model": "remote", "messages": [{"role": "user", "content": "over tls"}]});
+
+    let (mut trusted, url, _home) = start(Some(&cert_path));
+    let r = common::client()
+        .post(format!("{url}/v1/chat/completions"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-gateway-provider"], "tls");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["choices"][0]["message"]["content"], "loopback: over tls");
+    let _ = trusted.kill();
+    let _ = trusted.wait();
+
+    let (mut untrusted, url, _home) = start(None);
+    let r = common::client()
+        .post(format!("{url}/v1/chat/completions"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        502,
+        "an unverifiable certificate is a connect failure"
+    );
+    let v: Value = r.json().await.unwrap();
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("unreachable"), "{msg}");
+    let _ = untrusted.kill();
+    let _ = untrusted.wait();
+    upstream.stop().await;
+}

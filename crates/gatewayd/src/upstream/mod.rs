@@ -1,6 +1,10 @@
-//! Upstream providers. HTTP providers (`openai`, `anthropic`) share one
-//! pooled, keep-alive `reqwest` client each; the `loopback` provider answers
-//! in-process (see [`loopback`]).
+//! Upstream providers. Each HTTP provider (`openai`, `anthropic`, `gemini`)
+//! has one pooled, keep-alive client: hyper's (the one `reqwest` wraps),
+//! used directly because the layers `reqwest` adds on top — URL parsing and
+//! re-parsing, header copies, boxed futures — cost about as much CPU per
+//! request as the whole forwarding (bench/RESULTS.md). TLS is rustls with
+//! the platform's certificate verifier; HTTPS upstreams get HTTP/2 when they
+//! offer it. The `loopback` provider answers in-process (see [`loopback`]).
 
 pub mod loopback;
 
@@ -8,8 +12,14 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri, header};
 use bytes::Bytes;
+use futures_util::Stream;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use rustls_platform_verifier::ConfigVerifierExt;
 use tokgateway_core::config::settings::{ProviderKind, ProviderSettings};
 
 use crate::error::Protocol;
@@ -26,14 +36,19 @@ pub enum Operation {
     Responses,
 }
 
+/// The pooled HTTP(S) client of one provider.
+type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
 /// One configured provider, ready to call.
 pub struct Upstream {
     pub settings: ProviderSettings,
-    client: Option<reqwest::Client>,
+    client: Option<HttpClient>,
     /// Parsed once: parsing a URL per request is measurable on the hot path.
-    chat_url: Option<reqwest::Url>,
-    embeddings_url: Option<reqwest::Url>,
-    responses_url: Option<reqwest::Url>,
+    chat_url: Option<Uri>,
+    embeddings_url: Option<Uri>,
+    responses_url: Option<Uri>,
+    /// The provider's credential header, built once and marked sensitive.
+    credential: Option<(HeaderName, HeaderValue)>,
     /// Outcomes of the attempts made through this process, for the console.
     pub health: Health,
 }
@@ -168,27 +183,20 @@ impl Upstream {
         };
         let client = match settings.kind {
             ProviderKind::Loopback => None,
-            _ => Some(
-                reqwest::Client::builder()
-                    .tls_backend_rustls()
-                    .pool_max_idle_per_host(1024)
-                    .pool_idle_timeout(Duration::from_secs(90))
-                    .tcp_nodelay(true)
-                    .connect_timeout(Duration::from_secs(10))
-                    .build()?,
-            ),
+            _ => Some(http_client()),
         };
-        let parse = |u: String| -> anyhow::Result<Option<reqwest::Url>> {
+        let parse = |u: String| -> anyhow::Result<Option<Uri>> {
             if u.is_empty() {
                 return Ok(None);
             }
-            reqwest::Url::parse(&u).map(Some).map_err(|e| {
+            checked_uri(&u).map(Some).map_err(|e| {
                 anyhow::anyhow!(
                     "provider `{}`: base_url does not form a valid URL: {e}",
                     settings.name
                 )
             })
         };
+        let credential = credential_header(&settings)?;
         let chat_url = parse(chat_url)?;
         let embeddings_url = parse(embeddings_url)?;
         let responses_url = parse(responses_url)?;
@@ -198,6 +206,7 @@ impl Upstream {
             chat_url,
             embeddings_url,
             responses_url,
+            credential,
             health: Health::default(),
         })
     }
@@ -224,7 +233,7 @@ impl Upstream {
         stream: bool,
         body: Bytes,
         client_headers: &HeaderMap,
-    ) -> Result<reqwest::Response, Failure> {
+    ) -> Result<Response, Failure> {
         let r = match self.generate_url(model, stream) {
             Ok(url) => self.attempt_url(url, body, client_headers).await,
             Err(f) => Err(f),
@@ -236,7 +245,7 @@ impl Upstream {
         r
     }
 
-    fn generate_url(&self, model: &str, stream: bool) -> Result<reqwest::Url, Failure> {
+    fn generate_url(&self, model: &str, stream: bool) -> Result<Uri, Failure> {
         // A model name is one path segment; anything that would change the
         // URL's shape is refused rather than sent.
         if model.is_empty() || model.contains(['/', '?', '#', '%', ' ']) || model.contains("..") {
@@ -254,7 +263,7 @@ impl Upstream {
         } else {
             format!("{base}/v1beta/models/{model}:generateContent")
         };
-        reqwest::Url::parse(&url).map_err(|e| Failure::Connect(format!("bad Gemini URL: {e}")))
+        checked_uri(&url).map_err(|e| Failure::Connect(format!("bad Gemini URL: {e}")))
     }
 
     /// Sends one request; `Ok` only for a 2xx response, whose body is still
@@ -266,7 +275,7 @@ impl Upstream {
         op: Operation,
         body: Bytes,
         client_headers: &HeaderMap,
-    ) -> Result<reqwest::Response, Failure> {
+    ) -> Result<Response, Failure> {
         let r = self.attempt(op, body, client_headers).await;
         match &r {
             Ok(_) => self.health.record_ok(),
@@ -280,7 +289,7 @@ impl Upstream {
         op: Operation,
         body: Bytes,
         client_headers: &HeaderMap,
-    ) -> Result<reqwest::Response, Failure> {
+    ) -> Result<Response, Failure> {
         let url = match op {
             Operation::Chat => &self.chat_url,
             Operation::Embeddings => &self.embeddings_url,
@@ -297,47 +306,40 @@ impl Upstream {
 
     async fn attempt_url(
         &self,
-        url: reqwest::Url,
+        url: Uri,
         body: Bytes,
         client_headers: &HeaderMap,
-    ) -> Result<reqwest::Response, Failure> {
+    ) -> Result<Response, Failure> {
         let Some(client) = &self.client else {
             return Err(Failure::Connect(
                 "the loopback provider takes no HTTP requests".to_owned(),
             ));
         };
-        let mut req = client
-            .post(url)
-            .header("content-type", "application/json")
-            .body(body);
-        let key = self.settings.api_key.as_deref().unwrap_or("");
-        match self.settings.kind {
-            ProviderKind::Anthropic => {
-                req = req.header("x-api-key", key).header(
-                    "anthropic-version",
-                    client_headers
-                        .get("anthropic-version")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or(ANTHROPIC_VERSION),
-                );
-                if let Some(beta) = client_headers.get("anthropic-beta") {
-                    req = req.header("anthropic-beta", beta);
-                }
-            }
-            ProviderKind::Gemini => {
-                req = req.header("x-goog-api-key", key);
-            }
-            _ => {
-                if !key.is_empty() {
-                    req = req.bearer_auth(key);
-                }
+        let mut req = Request::new(Full::new(body));
+        *req.method_mut() = Method::POST;
+        *req.uri_mut() = url;
+        let h = req.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if let Some((name, value)) = &self.credential {
+            h.insert(name.clone(), value.clone());
+        }
+        if self.settings.kind == ProviderKind::Anthropic {
+            let version = client_headers
+                .get("anthropic-version")
+                .cloned()
+                .unwrap_or_else(|| HeaderValue::from_static(ANTHROPIC_VERSION));
+            h.insert("anthropic-version", version);
+            if let Some(beta) = client_headers.get("anthropic-beta") {
+                h.insert("anthropic-beta", beta.clone());
             }
         }
-        let resp = match tokio::time::timeout(self.settings.timeout, req.send()).await {
+        let resp = match tokio::time::timeout(self.settings.timeout, client.request(req)).await {
             Err(_) => return Err(Failure::Timeout),
-            Ok(Err(e)) if e.is_timeout() => return Err(Failure::Timeout),
             Ok(Err(e)) => return Err(Failure::Connect(describe(&e))),
-            Ok(Ok(r)) => r,
+            Ok(Ok(r)) => Response(r),
         };
         let status = resp.status().as_u16();
         if (200..300).contains(&status) {
@@ -361,8 +363,119 @@ impl Upstream {
     }
 }
 
-/// A reqwest error without its URL (which could carry credentials) but with its cause.
-fn describe(e: &reqwest::Error) -> String {
+/// An upstream's response; its body is read with [`Response::bytes`] or
+/// [`Response::bytes_stream`]. Dropping it closes the upstream request.
+pub struct Response(hyper::Response<hyper::body::Incoming>);
+
+/// A response body that broke off.
+#[derive(Debug)]
+pub struct BodyError(hyper::Error);
+
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl Response {
+    pub fn status(&self) -> StatusCode {
+        self.0.status()
+    }
+
+    pub fn headers(&self) -> &HeaderMap {
+        self.0.headers()
+    }
+
+    /// The whole body.
+    pub async fn bytes(self) -> Result<Bytes, BodyError> {
+        self.0
+            .into_body()
+            .collect()
+            .await
+            .map(http_body_util::Collected::to_bytes)
+            .map_err(BodyError)
+    }
+
+    /// The body as it arrives (data frames; trailers are skipped).
+    pub fn bytes_stream(self) -> impl Stream<Item = Result<Bytes, BodyError>> + Send + 'static {
+        futures_util::TryStreamExt::map_err(
+            http_body_util::BodyDataStream::new(self.0.into_body()),
+            BodyError,
+        )
+    }
+}
+
+/// A pooled HTTP/1.1 and HTTP/2 (over TLS, by ALPN) client with rustls.
+fn http_client() -> HttpClient {
+    crate::tls::install_crypto_provider();
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(Duration::from_secs(10)));
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls_config())
+        .https_or_http()
+        .enable_all_versions()
+        .wrap_connector(http);
+    Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(1024)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build(https)
+}
+
+/// The TLS client configuration, made once: the platform's certificate
+/// verifier (the OS store on macOS and Windows; on Linux the system bundle,
+/// or `SSL_CERT_FILE` / `SSL_CERT_DIR`). Where no trusted certificate can be
+/// found, a warning, and HTTPS upstreams fail to connect while plain HTTP
+/// ones (a local model server) still work.
+fn tls_config() -> rustls::ClientConfig {
+    static CONFIG: std::sync::OnceLock<rustls::ClientConfig> = std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            rustls::ClientConfig::with_platform_verifier().unwrap_or_else(|e| {
+                tracing::warn!(
+                    error = %e,
+                    "no trusted TLS certificates found: HTTPS upstreams cannot be reached"
+                );
+                rustls::ClientConfig::builder()
+                    .with_root_certificates(rustls::RootCertStore::empty())
+                    .with_no_client_auth()
+            })
+        })
+        .clone()
+}
+
+/// `url` as a request target: absolute, http or https.
+fn checked_uri(url: &str) -> Result<Uri, String> {
+    let uri: Uri = url.parse().map_err(|e| format!("{e}"))?;
+    match uri.scheme_str() {
+        Some("http" | "https") if uri.authority().is_some() => Ok(uri),
+        _ => Err("the URL must start with http:// or https:// and name a host".to_owned()),
+    }
+}
+
+/// The header carrying the provider's key, if it has one.
+fn credential_header(s: &ProviderSettings) -> anyhow::Result<Option<(HeaderName, HeaderValue)>> {
+    let key = s.api_key.as_deref().unwrap_or("");
+    let (name, value) = match s.kind {
+        ProviderKind::Loopback => return Ok(None),
+        ProviderKind::Anthropic => (HeaderName::from_static("x-api-key"), key.to_owned()),
+        ProviderKind::Gemini => (HeaderName::from_static("x-goog-api-key"), key.to_owned()),
+        ProviderKind::OpenAi if key.is_empty() => return Ok(None),
+        ProviderKind::OpenAi => (header::AUTHORIZATION, format!("Bearer {key}")),
+    };
+    let mut value = HeaderValue::from_str(&value).map_err(|_| {
+        anyhow::anyhow!(
+            "provider `{}`: the API key holds characters an HTTP header cannot carry",
+            s.name
+        )
+    })?;
+    value.set_sensitive(true);
+    Ok(Some((name, value)))
+}
+
+/// A client error with its cause (hyper's errors name no URL, so no credential).
+fn describe(e: &hyper_util::client::legacy::Error) -> String {
     let mut msg = if e.is_connect() {
         "connection failed".to_owned()
     } else {
