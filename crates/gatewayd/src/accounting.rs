@@ -300,11 +300,8 @@ impl LedgerWriter {
         if pending.is_empty() {
             return true;
         }
-        let ok = match self.store.insert_usage(pending).await {
-            Ok(_) => {
-                pending.clear();
-                true
-            }
+        let ok = match self.store.write_usage(pending).await {
+            Ok(_) => true,
             Err(e) => {
                 tracing::error!(rows = pending.len(), error = %e, "ledger write failed; the rows are kept and retried");
                 false

@@ -197,6 +197,14 @@ async fn ledger_is_idempotent_and_summarised() {
         .map(|n| row(&format!("m{n}"), "m", "u", "k", 1, 1, 0.0, t0))
         .collect();
     assert_eq!(s.insert_usage(&many).await.unwrap(), 230);
+    // Retried, with new rows among the old: only the new ones count.
+    let mut again = many.clone();
+    again.extend((230..300).map(|n| row(&format!("m{n}"), "m", "u", "k", 1, 1, 0.0, t0)));
+    let mut pending = again.clone();
+    assert_eq!(s.write_usage(&mut pending).await.unwrap(), 70);
+    assert!(pending.is_empty(), "written rows leave the batch");
+    assert_eq!(s.insert_usage(&again).await.unwrap(), 0);
+    assert_eq!(s.usage_count().await.unwrap(), 300 + 3);
 }
 
 #[tokio::test]
