@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 #[derive(Debug)]
 pub struct UsageRecord {
     pub time: SystemTime,
-    pub request_id: Arc<str>,
+    pub request_id: crate::app::RequestId,
     pub endpoint: &'static str,
     pub user: Option<String>,
     pub key_id: Option<String>,
@@ -31,7 +31,7 @@ pub struct UsageRecord {
     pub latency_ms: u64,
     pub ttfb_ms: Option<u64>,
     pub status: u16,
-    pub error_type: Option<String>,
+    pub error_type: Option<&'static str>,
     pub streamed: bool,
     /// Told when the row is committed (`ledger.durability = sync`).
     pub committed: Option<tokio::sync::oneshot::Sender<()>>,
@@ -76,7 +76,7 @@ pub struct RecordGuard {
 impl RecordGuard {
     pub fn new(
         sink: Sink,
-        request_id: Arc<str>,
+        request_id: crate::app::RequestId,
         endpoint: &'static str,
         requested_model: &str,
         started: Instant,
@@ -101,7 +101,7 @@ impl RecordGuard {
                 latency_ms: 0,
                 ttfb_ms: None,
                 status: 499,
-                error_type: Some("client_closed".to_owned()),
+                error_type: Some("client_closed"),
                 streamed: false,
                 committed: None,
             }),
@@ -160,15 +160,15 @@ impl RecordGuard {
     }
 
     /// Sets the outcome (the record is sent when the guard is dropped or finished).
-    pub fn set_status(&mut self, status: u16, error_type: Option<&str>) {
+    pub fn set_status(&mut self, status: u16, error_type: Option<&'static str>) {
         if let Some(r) = self.rec() {
             r.status = status;
-            r.error_type = error_type.map(str::to_owned);
+            r.error_type = error_type;
         }
     }
 
     /// Records the outcome and emits the record.
-    pub fn finish(mut self, status: u16, error_type: Option<&str>) {
+    pub fn finish(mut self, status: u16, error_type: Option<&'static str>) {
         self.set_status(status, error_type);
         self.emit();
     }
@@ -176,7 +176,7 @@ impl RecordGuard {
     /// Like [`RecordGuard::finish`], and with `ledger.durability = sync`
     /// waits until the row is committed (a store outage holds the response
     /// until the row is written).
-    pub async fn finish_committed(mut self, status: u16, error_type: Option<&str>) {
+    pub async fn finish_committed(mut self, status: u16, error_type: Option<&'static str>) {
         self.set_status(status, error_type);
         let wait = if self.sink.sync {
             let (tx, rx) = tokio::sync::oneshot::channel();
@@ -264,7 +264,7 @@ fn to_row(r: UsageRecord) -> tokgateway_store::UsageRow {
         latency_ms: r.latency_ms,
         ttfb_ms: r.ttfb_ms,
         status: r.status,
-        error_type: r.error_type,
+        error_type: r.error_type.map(str::to_owned),
         streamed: r.streamed,
     }
 }
@@ -436,7 +436,7 @@ fn log(r: &UsageRecord) {
         prompt_tokens = r.prompt_tokens,
         completion_tokens = r.completion_tokens,
         streamed = r.streamed,
-        error = r.error_type.as_deref(),
+        error = r.error_type,
         "request"
     );
 }

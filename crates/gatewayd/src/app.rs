@@ -114,19 +114,59 @@ impl AppState {
 /// Per-request context set by [`frame`].
 #[derive(Clone)]
 pub struct RequestCtx {
-    pub request_id: Arc<str>,
+    pub request_id: RequestId,
     pub started: Instant,
     pub permit: Option<Arc<tokio::sync::OwnedSemaphorePermit>>,
     /// The caller, when auth is on.
     pub identity: Option<Arc<crate::auth::Identity>>,
 }
 
-/// A cheap unique id: 96 random bits in hex.
-/// A unique id: milliseconds since the epoch, then 64 random bits, in hex.
-/// Ids made later sort later, so the ledger's index on them grows at its
-/// end instead of being written all over.
-pub fn new_request_id() -> String {
-    format!("req_{:012x}{:016x}", now_millis(), fastrand::u64(..))
+/// A request's id: the client's `x-request-id` (visible ASCII, at most 128
+/// bytes) or a new one. It is kept as the header value it is echoed in, so
+/// passing it around, echoing and logging it copy nothing.
+#[derive(Clone, Debug)]
+pub struct RequestId(HeaderValue);
+
+impl RequestId {
+    /// The client's id, when it is one we can echo and store.
+    fn from_client(v: &HeaderValue) -> Option<Self> {
+        let s = v.to_str().ok()?;
+        (!s.is_empty() && s.len() <= 128).then(|| Self(v.clone()))
+    }
+
+    /// The header value to echo.
+    pub fn header(&self) -> HeaderValue {
+        self.0.clone()
+    }
+}
+
+impl std::ops::Deref for RequestId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        // Only visible ASCII gets in (see `from_client` and `new_request_id`).
+        self.0.to_str().unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self)
+    }
+}
+
+/// A unique id: `req_`, milliseconds since the epoch, then 64 random bits,
+/// in hex. Ids made later sort later, so the ledger's index on them grows at
+/// its end instead of being written all over.
+pub fn new_request_id() -> RequestId {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = *b"req_0000000000000000000000000000";
+    let digits = (u128::from(now_millis()) << 64) | u128::from(fastrand::u64(..));
+    // 12 hex digits of milliseconds (until the year 10889), 16 of randomness.
+    for (i, b) in buf[4..].iter_mut().enumerate() {
+        *b = HEX[((digits >> (4 * (27 - i))) & 0xf) as usize];
+    }
+    RequestId(HeaderValue::from_bytes(&buf).unwrap_or(HeaderValue::from_static("req")))
 }
 
 fn now_millis() -> u64 {
@@ -134,6 +174,8 @@ fn now_millis() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
+
+const X_REQUEST_ID: axum::http::HeaderName = axum::http::HeaderName::from_static("x-request-id");
 
 /// The protocol a path speaks, for error shapes.
 pub fn protocol_of(path: &str) -> Protocol {
@@ -159,16 +201,27 @@ fn is_proxy_route(path: &str) -> bool {
 }
 
 /// Request id, load shedding, concurrency cap, timeout (see the module doc).
-async fn frame(State(app): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
+async fn frame(State(app): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    frame_with(&app, req, |req| next.run(req)).await
+}
+
+/// [`frame`] around `run`, for any request body: the router's layer, and the
+/// chat routes that [`crate::server`] dispatches without the router.
+pub(crate) async fn frame_with<B, F, Fut>(
+    app: &Arc<AppState>,
+    mut req: axum::http::Request<B>,
+    run: F,
+) -> Response
+where
+    F: FnOnce(axum::http::Request<B>) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
     let started = Instant::now();
-    let request_id: Arc<str> = match req
+    let request_id = req
         .headers()
         .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(id) if !id.is_empty() && id.len() <= 128 => id.into(),
-        _ => new_request_id().into(),
-    };
+        .and_then(RequestId::from_client)
+        .unwrap_or_else(new_request_id);
     let path = req.uri().path();
     let proxied = is_proxy_route(path) && req.method() != axum::http::Method::GET;
     let protocol = protocol_of(path);
@@ -189,9 +242,7 @@ async fn frame(State(app): State<Arc<AppState>>, mut req: Request, next: Next) -
                     StatusCode::UNAUTHORIZED
                 };
                 let mut resp = ApiError::new(protocol, status, d.message()).into_response();
-                if let Ok(v) = HeaderValue::from_str(&request_id) {
-                    resp.headers_mut().insert("x-request-id", v);
-                }
+                resp.headers_mut().insert(X_REQUEST_ID, request_id.header());
                 return resp;
             }
         }
@@ -237,8 +288,7 @@ async fn frame(State(app): State<Arc<AppState>>, mut req: Request, next: Next) -
                     });
                     crate::metrics::IN_FLIGHT.fetch_add(1, Ordering::Relaxed);
                     let r =
-                        tokio::time::timeout(app.settings.server.request_timeout, next.run(req))
-                            .await;
+                        tokio::time::timeout(app.settings.server.request_timeout, run(req)).await;
                     crate::metrics::IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
                     r.unwrap_or_else(|_| {
                         ApiError::new(
@@ -258,11 +308,9 @@ async fn frame(State(app): State<Arc<AppState>>, mut req: Request, next: Next) -
             permit: None,
             identity,
         });
-        next.run(req).await
+        run(req).await
     };
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        resp.headers_mut().insert("x-request-id", v);
-    }
+    resp.headers_mut().insert(X_REQUEST_ID, request_id.header());
     resp
 }
 
@@ -325,4 +373,42 @@ pub fn router(app: Arc<AppState>) -> Router {
         .fallback(routes::not_found)
         .layer(middleware::from_fn_with_state(app.clone(), frame))
         .with_state(app)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_unique_and_sort_by_time() {
+        let a = new_request_id();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = new_request_id();
+        for id in [&a, &b] {
+            assert_eq!(id.len(), 32, "{id}");
+            assert!(id.starts_with("req_"), "{id}");
+            assert!(id[4..].bytes().all(|c| c.is_ascii_hexdigit()), "{id}");
+            assert_eq!(id.header().to_str().unwrap(), &**id);
+        }
+        assert!(*b > *a, "{b} sorts after {a}");
+        assert_ne!(new_request_id().to_string(), new_request_id().to_string());
+        let ms = u64::from_str_radix(&a[4..16], 16).unwrap();
+        assert!(
+            ms.abs_diff(now_millis()) < 60_000,
+            "the first 12 digits are the time"
+        );
+    }
+
+    #[test]
+    fn client_request_ids_are_kept_when_they_can_be_echoed() {
+        let ok = HeaderValue::from_static("client-id-1");
+        assert_eq!(&*RequestId::from_client(&ok).unwrap(), "client-id-1");
+        for bad in [
+            HeaderValue::from_static(""),
+            HeaderValue::from_bytes("é".as_bytes()).unwrap(),
+            HeaderValue::from_str(&"x".repeat(129)).unwrap(),
+        ] {
+            assert!(RequestId::from_client(&bad).is_none(), "{bad:?}");
+        }
+    }
 }

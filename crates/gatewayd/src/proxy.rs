@@ -194,7 +194,7 @@ async fn chat_inner(
         if up.settings.kind == ProviderKind::Loopback {
             up.health.record_ok();
             return Ok(loopback_answer(
-                up.settings.chunk_delay,
+                up,
                 protocol,
                 &body,
                 &upstream_model,
@@ -257,11 +257,11 @@ async fn chat_inner(
         match sent {
             Ok(resp) => {
                 let r = if stream {
-                    stream_through(protocol, name, resp, mode, guard)
+                    stream_through(protocol, up, resp, mode, guard)
                 } else {
                     buffered(
                         protocol,
-                        name,
+                        up,
                         resp,
                         convert,
                         (&model, &ctx.request_id),
@@ -456,24 +456,23 @@ pub(crate) fn failure_to_error(protocol: Protocol, last: Option<(String, Failure
     }
 }
 
-fn provider_header(resp: &mut Response, provider: &str) {
-    if let Ok(v) = HeaderValue::from_str(provider) {
-        resp.headers_mut().insert("x-gateway-provider", v);
-    }
-}
+/// `x-gateway-provider`, on responses an upstream served.
+const X_GATEWAY_PROVIDER: header::HeaderName =
+    header::HeaderName::from_static("x-gateway-provider");
 
-fn json_response(status: StatusCode, body: impl Into<Body>, provider: &str) -> Response {
+fn json_response(status: StatusCode, body: impl Into<Body>, provider: &Upstream) -> Response {
     let mut resp = Response::new(body.into());
     *resp.status_mut() = status;
-    resp.headers_mut().insert(
+    let h = resp.headers_mut();
+    h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    provider_header(&mut resp, provider);
+    h.insert(X_GATEWAY_PROVIDER, provider.name_header.clone());
     resp
 }
 
-fn sse_response(body: Body, provider: &str) -> Response {
+fn sse_response(body: Body, provider: &Upstream) -> Response {
     let mut resp = Response::new(body);
     let h = resp.headers_mut();
     h.insert(
@@ -481,7 +480,7 @@ fn sse_response(body: Body, provider: &str) -> Response {
         HeaderValue::from_static("text/event-stream"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    provider_header(&mut resp, provider);
+    h.insert(X_GATEWAY_PROVIDER, provider.name_header.clone());
     resp
 }
 
@@ -497,13 +496,14 @@ fn tokens(u: Usage) -> (u64, u64) {
 #[allow(clippy::too_many_arguments)]
 async fn buffered(
     protocol: Protocol,
-    provider: &str,
+    up: &Upstream,
     resp: upstream::Response,
     convert: Convert,
     (model, request_id): (&str, &str),
     mut guard: RecordGuard,
     timeout: Duration,
 ) -> Response {
+    let provider = up.settings.name.as_str();
     let body = match tokio::time::timeout(timeout, resp.bytes()).await {
         Ok(Ok(b)) => b,
         Ok(Err(_)) => {
@@ -545,7 +545,7 @@ async fn buffered(
     }
     guard.first_byte();
     guard.finish_committed(200, None).await;
-    json_response(StatusCode::OK, body, provider)
+    json_response(StatusCode::OK, body, up)
 }
 
 /// How a stream's events reach the client.
@@ -810,7 +810,7 @@ impl Passthrough {
         }
     }
 
-    fn finish(&mut self, status: u16, error: Option<&str>) {
+    fn finish(&mut self, status: u16, error: Option<&'static str>) {
         self.finished = true;
         if let Some(mut g) = self.guard.take() {
             g.set_usage(self.usage.0, self.usage.1);
@@ -821,7 +821,7 @@ impl Passthrough {
 
 fn stream_through(
     protocol: Protocol,
-    provider: &str,
+    provider: &Upstream,
     resp: upstream::Response,
     mode: Mode,
     guard: RecordGuard,
@@ -891,7 +891,7 @@ fn stream_through(
 
 #[allow(clippy::too_many_arguments)]
 async fn loopback_answer(
-    delay: Duration,
+    up: &Upstream,
     protocol: Protocol,
     body: &Bytes,
     model: &str,
@@ -913,10 +913,15 @@ async fn loopback_answer(
         guard.first_byte();
         guard.finish_committed(200, None).await;
         let body = loopback::response(protocol, id, model, created, &reply).to_string();
-        return json_response(StatusCode::OK, body, "loopback");
+        return json_response(StatusCode::OK, body, up);
     }
     let events = loopback::stream_events(protocol, id, model, created, &reply, include_usage);
-    let state = (events.into_iter(), Some(guard), delay, true);
+    let state = (
+        events.into_iter(),
+        Some(guard),
+        up.settings.chunk_delay,
+        true,
+    );
     let body =
         futures_util::stream::unfold(state, |(mut it, mut guard, delay, first)| async move {
             let (name, data) = match it.next() {
@@ -941,7 +946,7 @@ async fn loopback_answer(
                 (it, guard, delay, false),
             ))
         });
-    sse_response(Body::from_stream(body), "loopback")
+    sse_response(Body::from_stream(body), up)
 }
 
 /// One provider's attempts: the first 2xx response, or the failure that
@@ -1057,11 +1062,11 @@ pub async fn responses_passthrough(
         match sent {
             Ok(resp) => {
                 return if stream {
-                    stream_through(protocol, name, resp, Mode::Responses { events: 0 }, guard)
+                    stream_through(protocol, up, resp, Mode::Responses { events: 0 }, guard)
                 } else {
                     buffered(
                         protocol,
-                        name,
+                        up,
                         resp,
                         Convert::None,
                         (model, ""),

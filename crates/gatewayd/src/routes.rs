@@ -15,43 +15,70 @@ use crate::error::{ApiError, Protocol};
 use crate::upstream::{Operation, loopback};
 
 /// Reads a body within `server.max_body_bytes`, else 413 in the client's protocol.
-pub(crate) async fn read_body(
+pub(crate) async fn read_body<B>(
     app: &AppState,
     protocol: Protocol,
-    body: Body,
-) -> Result<Bytes, ApiError> {
+    body: B,
+) -> Result<Bytes, ApiError>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let limit = usize::try_from(app.settings.server.max_body_bytes).unwrap_or(usize::MAX);
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
-        ApiError::new(
+    match http_body_util::BodyExt::collect(http_body_util::Limited::new(body, limit)).await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::new(
             protocol,
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("request body is larger than server.max_body_bytes ({limit} bytes)"),
+        )),
+        Err(e) => Err(ApiError::bad_request(
+            protocol,
+            format!("the request body could not be read: {e}"),
+        )),
+    }
+}
+
+/// The protocol of a chat route, which [`chat`] serves.
+pub(crate) fn chat_route(path: &str) -> Option<Protocol> {
+    match path {
+        "/v1/chat/completions" => Some(Protocol::OpenAi),
+        "/v1/messages" | "/anthropic/v1/messages" => Some(Protocol::Anthropic),
+        _ => None,
+    }
+}
+
+/// `POST` on a chat route, within the request's frame (which put the
+/// [`RequestCtx`] in its extensions).
+pub(crate) async fn chat<B>(app: Arc<AppState>, req: Request<B>, protocol: Protocol) -> Response
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let (mut parts, body) = req.into_parts();
+    let Some(ctx) = parts.extensions.remove::<RequestCtx>() else {
+        return ApiError::new(
+            protocol,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the request has no context",
         )
-    })
-}
-
-pub async fn openai_chat(
-    State(app): State<Arc<AppState>>,
-    Extension(ctx): Extension<RequestCtx>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    match read_body(&app, Protocol::OpenAi, body).await {
-        Ok(b) => crate::proxy::chat(app, ctx, Protocol::OpenAi, headers, b).await,
+        .into_response();
+    };
+    match read_body(&app, protocol, body).await {
+        Ok(b) => crate::proxy::chat(app, ctx, protocol, parts.headers, b).await,
         Err(e) => e.into_response(),
     }
 }
 
-pub async fn anthropic_messages(
-    State(app): State<Arc<AppState>>,
-    Extension(ctx): Extension<RequestCtx>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    match read_body(&app, Protocol::Anthropic, body).await {
-        Ok(b) => crate::proxy::chat(app, ctx, Protocol::Anthropic, headers, b).await,
-        Err(e) => e.into_response(),
-    }
+/// The router's chat routes. [`crate::server`] serves their `POST` requests
+/// before the router sees them; the routes stay so that the router answers
+/// other methods (405) and any request that reaches it still works.
+pub async fn openai_chat(State(app): State<Arc<AppState>>, req: Request) -> Response {
+    chat(app, req, Protocol::OpenAi).await
+}
+
+pub async fn anthropic_messages(State(app): State<Arc<AppState>>, req: Request) -> Response {
+    chat(app, req, Protocol::Anthropic).await
 }
 
 /// `POST /v1/embeddings`: forwarded to the model's OpenAI-type providers.

@@ -499,6 +499,19 @@ async fn client_errors_in_each_protocol() {
     );
     let (s, _) = send("/v1/nope", "{}".into()).await;
     assert_eq!(s, 404);
+    // Chat routes take POST only; other methods are refused, not proxied.
+    for path in [
+        "/v1/chat/completions",
+        "/v1/messages",
+        "/anthropic/v1/messages",
+    ] {
+        let r = client()
+            .get(format!("{}{path}", gw.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 405, "GET {path}");
+    }
     gw.stop().await;
 }
 

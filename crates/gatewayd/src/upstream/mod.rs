@@ -47,6 +47,8 @@ pub struct Upstream {
     chat_url: Option<Uri>,
     embeddings_url: Option<Uri>,
     responses_url: Option<Uri>,
+    /// The provider's name as the `x-gateway-provider` header value.
+    pub name_header: HeaderValue,
     /// The provider's credential header, built once and marked sensitive.
     credential: Option<(HeaderName, HeaderValue)>,
     /// Outcomes of the attempts made through this process, for the console.
@@ -197,6 +199,12 @@ impl Upstream {
             })
         };
         let credential = credential_header(&settings)?;
+        let name_header = HeaderValue::from_str(&settings.name).map_err(|_| {
+            anyhow::anyhow!(
+                "provider name `{}` cannot be sent in a header",
+                settings.name
+            )
+        })?;
         let chat_url = parse(chat_url)?;
         let embeddings_url = parse(embeddings_url)?;
         let responses_url = parse(responses_url)?;
@@ -206,6 +214,7 @@ impl Upstream {
             chat_url,
             embeddings_url,
             responses_url,
+            name_header,
             credential,
             health: Health::default(),
         })
