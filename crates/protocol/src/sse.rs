@@ -24,43 +24,59 @@ pub struct Decoder {
 impl Decoder {
     /// Feeds bytes; returns the events they complete.
     pub fn feed(&mut self, chunk: &[u8]) -> Vec<Event> {
+        self.feed_framed(chunk)
+            .into_iter()
+            .map(|(e, _)| e)
+            .collect()
+    }
+
+    /// Like [`Decoder::feed`], with each event the offset in `chunk` just past
+    /// the blank line that ended it: the bytes of the stream up to there hold
+    /// whole events only (a proxy can forward them as they are).
+    pub fn feed_framed(&mut self, chunk: &[u8]) -> Vec<(Event, usize)> {
         let mut out = Vec::new();
-        let mut rest = chunk;
-        if self.pending_cr && rest.first() == Some(&b'\n') {
-            rest = &rest[1..];
+        let mut at = 0;
+        if self.pending_cr && chunk.first() == Some(&b'\n') {
+            at = 1;
         }
         self.pending_cr = false;
-        while let Some(pos) = rest.iter().position(|&b| b == b'\n' || b == b'\r') {
-            self.buf.extend_from_slice(&rest[..pos]);
-            let cr = rest[pos] == b'\r';
-            rest = &rest[pos + 1..];
-            if cr {
-                if rest.first() == Some(&b'\n') {
-                    rest = &rest[1..];
-                } else if rest.is_empty() {
+        while let Some(pos) = chunk[at..].iter().position(|&b| b == b'\n' || b == b'\r') {
+            let (start, eol) = (at, at + pos);
+            at = eol + 1;
+            if chunk[eol] == b'\r' {
+                if chunk.get(at) == Some(&b'\n') {
+                    at += 1;
+                } else if at == chunk.len() {
                     self.pending_cr = true;
                 }
             }
-            let line = std::mem::take(&mut self.buf);
-            self.line(&line, &mut out);
+            let event = if self.buf.is_empty() {
+                // The whole line is in this chunk: no copy.
+                self.line(&chunk[start..eol])
+            } else {
+                let mut line = std::mem::take(&mut self.buf);
+                line.extend_from_slice(&chunk[start..eol]);
+                let event = self.line(&line);
+                line.clear();
+                self.buf = line;
+                event
+            };
+            if let Some(e) = event {
+                out.push((e, at));
+            }
         }
-        self.buf.extend_from_slice(rest);
+        self.buf.extend_from_slice(&chunk[at..]);
         out
     }
 
-    fn line(&mut self, line: &[u8], out: &mut Vec<Event>) {
+    /// One line; a blank line completes the event being read, if it has data.
+    fn line(&mut self, line: &[u8]) -> Option<Event> {
         if line.is_empty() {
-            if let Some(data) = self.data.take() {
-                out.push(Event {
-                    event: self.event.take(),
-                    data,
-                });
-            }
-            self.event = None;
-            return;
+            let event = self.event.take();
+            return self.data.take().map(|data| Event { event, data });
         }
         if line[0] == b':' {
-            return;
+            return None;
         }
         let line = String::from_utf8_lossy(line);
         let (field, value) = match line.find(':') {
@@ -81,6 +97,7 @@ impl Decoder {
             "event" => self.event = Some(value.to_owned()),
             _ => {}
         }
+        None
     }
 }
 

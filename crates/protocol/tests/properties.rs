@@ -255,3 +255,29 @@ fn reasoning_effort_becomes_anthropic_extended_thinking() {
     );
     assert_eq!(req(json!({"max_tokens": 20000}))["max_tokens"], 20000);
 }
+
+proptest! {
+    /// Where `feed_framed` says an event ends, the stream so far holds whole
+    /// events only: decoding exactly those bytes gives the events seen so far,
+    /// however the stream was chunked (what a byte-for-byte proxy relies on).
+    #[test]
+    fn framed_offsets_cut_between_events(cuts in proptest::collection::vec(any::<usize>(), 0..12)) {
+        for stream in [ANTHROPIC, OPENAI] {
+            let bytes = stream.as_bytes();
+            let chunks = split(bytes, &cuts);
+            let mut d = Decoder::default();
+            let mut seen = Vec::new();
+            let mut base = 0;
+            for c in &chunks {
+                for (e, end) in d.feed_framed(c) {
+                    prop_assert!(end <= c.len());
+                    seen.push((e.event, e.data));
+                    let prefix = decode(&[bytes[..base + end].to_vec()]);
+                    prop_assert_eq!(&prefix, &seen);
+                }
+                base += c.len();
+            }
+            prop_assert_eq!(seen, decode(&[bytes.to_vec()]));
+        }
+    }
+}
