@@ -661,9 +661,45 @@ struct Passthrough {
     failed: bool,
     finished: bool,
     guard: Option<RecordGuard>,
+    /// Same protocol: the start of an event whose end has not arrived yet.
+    held: BytesMut,
 }
 
 impl Passthrough {
+    /// Same protocol: the upstream's own bytes, event by event, as far as
+    /// they hold whole events — without a copy, unless an event is dropped
+    /// (the usage chunk the client did not ask for) or began in an earlier
+    /// chunk. The bytes of an incomplete event wait for the rest of it.
+    fn pass(&mut self, chunk: &Bytes, framed: Vec<(sse::Event, usize)>) -> Bytes {
+        let mut out = BytesMut::new();
+        // While true, what the client gets is `chunk[..last]`.
+        let mut zero_copy = true;
+        let mut last = 0;
+        for (ev, end) in framed {
+            let keep = self.inspect(&ev.data);
+            let earlier = std::mem::take(&mut self.held);
+            if keep && earlier.is_empty() && zero_copy {
+                last = end;
+                continue;
+            }
+            if zero_copy {
+                out.extend_from_slice(&chunk[..last]);
+                zero_copy = false;
+            }
+            if keep {
+                out.extend_from_slice(&earlier);
+                out.extend_from_slice(&chunk[last..end]);
+            }
+            last = end;
+        }
+        self.held.extend_from_slice(&chunk[last..]);
+        if zero_copy {
+            chunk.slice(..last)
+        } else {
+            out.freeze()
+        }
+    }
+
     /// Handles one upstream event: appends what the client gets to `out`.
     fn event(&mut self, event: Option<&str>, data: &str, out: &mut BytesMut) {
         let mut translated = Vec::new();
@@ -836,6 +872,7 @@ fn stream_through(
         failed: false,
         finished: false,
         guard: Some(guard),
+        held: BytesMut::new(),
     };
     let body = futures_util::stream::unfold(state, |mut st| async move {
         if st.finished {
@@ -844,17 +881,23 @@ fn stream_through(
         loop {
             match st.upstream.next().await {
                 Some(Ok(chunk)) => {
-                    let mut out = BytesMut::new();
-                    for ev in st.decoder.feed(&chunk) {
-                        st.event(ev.event.as_deref(), &ev.data, &mut out);
-                    }
+                    let framed = st.decoder.feed_framed(&chunk);
+                    let out = if matches!(st.mode, Mode::Pass { .. }) {
+                        st.pass(&chunk, framed)
+                    } else {
+                        let mut out = BytesMut::new();
+                        for (ev, _) in framed {
+                            st.event(ev.event.as_deref(), &ev.data, &mut out);
+                        }
+                        out.freeze()
+                    };
                     if out.is_empty() {
                         continue;
                     }
                     if let Some(g) = st.guard.as_mut() {
                         g.first_byte();
                     }
-                    return Some((Ok::<_, std::convert::Infallible>(out.freeze()), st));
+                    return Some((Ok::<_, std::convert::Infallible>(out), st));
                 }
                 Some(Err(_)) | None => {
                     let mut out = BytesMut::new();

@@ -255,6 +255,10 @@ async fn openai_stream_passthrough_any_chunking_and_usage() {
         .await
         .unwrap();
     assert!(body.contains("\"prompt_tokens\":9"), "{body}");
+    assert_eq!(
+        body, OPENAI_STREAM,
+        "same protocol: the upstream's bytes as they are"
+    );
     // Metrics are per process and tests share it: this model is used only here.
     let want = "tokgateway_tokens_total{kind=\"completion\",model=\"usage-probe\"} 2";
     let m = metrics_showing(&gw.url, want).await;
@@ -284,6 +288,10 @@ async fn anthropic_passthrough_stream_and_headers() {
         .unwrap();
     assert_eq!(r.headers()["content-type"], "text/event-stream");
     let body = r.text().await.unwrap();
+    assert_eq!(
+        body, ANTHROPIC_STREAM,
+        "same protocol: the upstream's bytes as they are"
+    );
     let events = sse_events(&body);
     assert_eq!(events.len(), 7);
     assert_eq!(events[0].0.as_deref(), Some("message_start"));
