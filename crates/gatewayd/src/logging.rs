@@ -11,11 +11,23 @@ pub fn init(log: &LogSettings) -> anyhow::Result<Option<WorkerGuard>> {
         .ok()
         .and_then(|f| EnvFilter::try_new(f).ok())
         .map_or_else(|| EnvFilter::try_new(&log.level), Ok)?;
+    // Lines are written by a thread of their own, in batches (one write for
+    // everything logged since the last one), never by an async worker; none is
+    // dropped: a writer that falls 128k lines behind holds the loggers up.
+    let background = |w: Box<dyn std::io::Write + Send>| {
+        tracing_appender::non_blocking::NonBlockingBuilder::default()
+            .lossy(false)
+            .thread_name("gatewayd-log")
+            .finish(std::io::BufWriter::with_capacity(64 * 1024, w))
+    };
     let (writer, guard) = match &log.file {
-        None => (
-            tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr),
-            None,
-        ),
+        None => {
+            let (nb, guard) = background(Box::new(std::io::stderr()));
+            (
+                tracing_subscriber::fmt::writer::BoxMakeWriter::new(nb),
+                Some(guard),
+            )
+        }
         Some(path) => {
             let dir = path
                 .parent()
@@ -32,7 +44,7 @@ pub fn init(log: &LogSettings) -> anyhow::Result<Option<WorkerGuard>> {
                 Rotation::Never => tracing_appender::rolling::Rotation::NEVER,
             };
             let appender = tracing_appender::rolling::RollingFileAppender::new(rotation, dir, name);
-            let (nb, guard) = tracing_appender::non_blocking(appender);
+            let (nb, guard) = background(Box::new(appender));
             (
                 tracing_subscriber::fmt::writer::BoxMakeWriter::new(nb),
                 Some(guard),
