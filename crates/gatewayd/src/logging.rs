@@ -57,7 +57,11 @@ pub fn init(log: &LogSettings) -> anyhow::Result<Option<WorkerGuard>> {
     let result = match log.format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Pretty => builder
-            .with_ansi(log.file.is_none() && std::env::var_os("NO_COLOR").is_none())
+            .with_ansi(
+                log.file.is_none()
+                    && std::io::IsTerminal::is_terminal(&std::io::stderr())
+                    && std::env::var_os("NO_COLOR").is_none(),
+            )
             .try_init(),
     };
     // Already installed (tests running several servers in one process) is fine.

@@ -397,4 +397,15 @@ async fn a_version_2_ledger_is_migrated_without_losing_rows() {
     again.id = "fresh".into();
     assert_eq!(s.insert_usage(&[again]).await.unwrap(), 1);
     assert_eq!(s.usage_count().await.unwrap(), 2);
+    // Migration 4: the ledger keeps its time and key indexes only.
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let mut indexes: Vec<String> = c
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'usage' AND sql IS NOT NULL")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    indexes.sort();
+    assert_eq!(indexes, ["usage_key", "usage_time"]);
 }
