@@ -395,6 +395,11 @@ fn rewrite_body(
     if model == upstream_model && !inject_usage {
         return Ok(body.clone());
     }
+    if model == upstream_model
+        && let Some(b) = with_usage_requested(body)
+    {
+        return Ok(b);
+    }
     let mut v: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body)
         .map_err(|e| format!("request body must be a JSON object: {e}"))?;
     v.insert("model".to_owned(), upstream_model.into());
@@ -402,6 +407,10 @@ fn rewrite_body(
         let opts = v
             .entry("stream_options")
             .or_insert_with(|| serde_json::json!({}));
+        if !opts.is_object() {
+            // `null` (or anything but an object) would ask for nothing.
+            *opts = serde_json::json!({});
+        }
         if let Some(o) = opts.as_object_mut() {
             o.insert("include_usage".to_owned(), true.into());
         }
@@ -409,6 +418,32 @@ fn rewrite_body(
     serde_json::to_vec(&v)
         .map(Bytes::from)
         .map_err(|e| e.to_string())
+}
+
+/// The body with `"stream_options":{"include_usage":true}` added as its
+/// first member, without parsing it, when it is an object that names no
+/// `stream_options` at all (else the caller rewrites it in full).
+fn with_usage_requested(body: &[u8]) -> Option<Bytes> {
+    const MEMBER: &[u8] = br#""stream_options":{"include_usage":true}"#;
+    if body.windows(16).any(|w| w == b"\"stream_options\"") {
+        return None;
+    }
+    let open = body.iter().position(|b| !b.is_ascii_whitespace())?;
+    if body[open] != b'{' {
+        return None;
+    }
+    let empty = body[open + 1..]
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|&b| b == b'}');
+    let mut out = Vec::with_capacity(body.len() + MEMBER.len() + 1);
+    out.extend_from_slice(&body[..=open]);
+    out.extend_from_slice(MEMBER);
+    if !empty {
+        out.push(b',');
+    }
+    out.extend_from_slice(&body[open + 1..]);
+    Some(Bytes::from(out))
 }
 
 pub(crate) fn failure_to_error(protocol: Protocol, last: Option<(String, Failure)>) -> ApiError {
@@ -1131,4 +1166,44 @@ pub async fn responses_passthrough(
     let err = failure_to_error(protocol, last_failure);
     guard.finish(err.status.as_u16(), Some(err.kind()));
     err.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_is_requested_without_reparsing_the_body() {
+        let body = Bytes::from_static(br#" {"model":"m","stream":true,"x":[1,{"y":2}]}"#);
+        let out = rewrite_body(&body, "m", "m", true).unwrap();
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["stream_options"]["include_usage"], true);
+        assert_eq!(v["x"][1]["y"], 2, "the rest is untouched");
+        assert!(out.ends_with(br#""x":[1,{"y":2}]}"#));
+        let v: Value = serde_json::from_slice(&with_usage_requested(b"{ }").unwrap()).unwrap();
+        assert_eq!(v["stream_options"]["include_usage"], true);
+        // A body that names stream_options (even as null) is rewritten in full,
+        // so no key is duplicated.
+        for named in [
+            r#"{"model":"m","stream_options":null}"#,
+            r#"{"model":"m","stream_options":{"include_usage":false,"other":1}}"#,
+        ] {
+            assert!(with_usage_requested(named.as_bytes()).is_none());
+            let out = rewrite_body(&Bytes::from(named), "m", "m", true).unwrap();
+            let text = std::str::from_utf8(&out).unwrap();
+            assert_eq!(text.matches("stream_options").count(), 1, "{text}");
+            let v: Value = serde_json::from_slice(&out).unwrap();
+            assert_eq!(v["stream_options"]["include_usage"], true, "{text}");
+        }
+        // An alias still rewrites the model.
+        let out = rewrite_body(&body, "m", "upstream-m", true).unwrap();
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            (
+                v["model"].as_str(),
+                v["stream_options"]["include_usage"].as_bool()
+            ),
+            (Some("upstream-m"), Some(true))
+        );
+    }
 }
