@@ -13,10 +13,12 @@ pub fn init(log: &LogSettings) -> anyhow::Result<Option<WorkerGuard>> {
         .map_or_else(|| EnvFilter::try_new(&log.level), Ok)?;
     // Lines are written by a thread of their own, in batches (one write for
     // everything logged since the last one), never by an async worker; none is
-    // dropped: a writer that falls 128k lines behind holds the loggers up.
+    // dropped: a writer that falls 8192 lines behind holds the loggers up.
+    // (The queue's slots are allocated up front: 8192 of them cost 256 KiB.)
     let background = |w: Box<dyn std::io::Write + Send>| {
         tracing_appender::non_blocking::NonBlockingBuilder::default()
             .lossy(false)
+            .buffered_lines_limit(8192)
             .thread_name("gatewayd-log")
             .finish(std::io::BufWriter::with_capacity(64 * 1024, w))
     };
