@@ -161,9 +161,13 @@ if [ -f "$PORTKEY" ]; then
   kill "$PK_PID" 2>/dev/null || true
 fi
 
-# Time to first byte, streaming through gatewayd vs straight from the mock (32 clients).
-TTFB_DIRECT=$("$BIN/streams" --url "http://$MOCK/v1/chat/completions" --conns 32 --requests 100 --body "$SBODY" --threads 1)
-TTFB_GW=$("$BIN/streams" --url "http://$GW/v1/chat/completions" --conns 32 --requests 100 --body "$SBODY" --threads 1)
+# Time to first byte, streaming (32 clients): straight from the mock, through
+# the bare forwarder (what any proxy hop adds on this machine) and through
+# gatewayd; back to back (closed loop: at saturation, latency follows CPU per
+# request), and paced at 100 requests/s per client (3,200/s: below saturation).
+ttfb() { "$BIN/streams" --url "http://$1/v1/chat/completions" --conns 32 --requests "$2" --body "$SBODY" --threads 1 --rate "$3"; }
+TTFB_DIRECT=$(ttfb "$MOCK" 300 0); TTFB_FWD=$(ttfb "$FWD" 300 0); TTFB_GW=$(ttfb "$GW" 300 0)
+TTFB_DIRECT_PACED=$(ttfb "$MOCK" 300 100); TTFB_FWD_PACED=$(ttfb "$FWD" 300 100); TTFB_GW_PACED=$(ttfb "$GW" 300 100)
 
 # Many slow streams held at once: a loopback provider pausing between chunks.
 SLOW_STREAMS=${BENCH_SLOW_STREAMS:-10000}
@@ -187,7 +191,9 @@ SLOW_PEAK=$(( $(hwm_kib "$SLOW_PID") / 1024 ))
   echo
   echo "gatewayd idle RSS: $((IDLE_RSS / 1024)) MiB. Ledger on (async, SQLite) in every gatewayd row; auth off unless the row says so."
   echo
-  echo "Streaming TTFB, 32 clients x 100 requests: straight from the mock: $TTFB_DIRECT; through gatewayd: $TTFB_GW"
+  echo "Streaming TTFB, 32 clients x 300 requests back to back: straight from the mock: $TTFB_DIRECT; through the forwarder: $TTFB_FWD; through gatewayd: $TTFB_GW"
+  echo
+  echo "Streaming TTFB, 32 clients x 300 requests at 100/s each: straight from the mock: $TTFB_DIRECT_PACED; through the forwarder: $TTFB_FWD_PACED; through gatewayd: $TTFB_GW_PACED"
   echo
   echo "$SLOW_STREAMS concurrent slow streams (loopback, 200 ms between chunks, ~2 s each): $SLOW_RESULT; gatewayd peak RSS $SLOW_PEAK MiB"
   echo
@@ -197,7 +203,7 @@ SLOW_PEAK=$(( $(hwm_kib "$SLOW_PID") / 1024 ))
 } >"$OUT/latest.md"
 echo
 echo "gatewayd idle RSS: $((IDLE_RSS / 1024)) MiB"
-echo "streaming TTFB direct: $TTFB_DIRECT"
-echo "streaming TTFB gatewayd: $TTFB_GW"
+echo "streaming TTFB back to back: direct $TTFB_DIRECT; forwarder $TTFB_FWD; gatewayd $TTFB_GW"
+echo "streaming TTFB at 100/s per client: direct $TTFB_DIRECT_PACED; forwarder $TTFB_FWD_PACED; gatewayd $TTFB_GW_PACED"
 echo "$SLOW_STREAMS slow streams: $SLOW_RESULT; peak RSS $SLOW_PEAK MiB"
 echo "table written to $OUT/latest.md (append it to bench/RESULTS.md to record it)"

@@ -24,6 +24,14 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
     sorted[i].as_secs_f64() * 1000.0
 }
 
+/// A number in [0, 1) from the clock (good enough to spread client starts).
+fn fastrand_unit() -> f64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    f64::from(nanos % 1_000_000) / 1_000_000.0
+}
+
 fn main() -> std::io::Result<()> {
     let url = tokgateway_bench::flag("--url")
         .unwrap_or_else(|| "http://127.0.0.1:8081/v1/chat/completions".to_owned());
@@ -34,6 +42,12 @@ fn main() -> std::io::Result<()> {
     let requests: usize = tokgateway_bench::flag("--requests")
         .and_then(|s| s.parse().ok())
         .unwrap_or(50);
+    // `--rate R`: each client starts a request every 1/R s (open loop, below
+    // saturation) instead of back to back; 0 (the default) is back to back.
+    let rate: f64 = tokgateway_bench::flag("--rate")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0.0);
+    let gap = (rate > 0.0).then(|| Duration::from_secs_f64(1.0 / rate));
     tokgateway_bench::runtime()?.block_on(async move {
         let client = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(conns).build_http::<Full<Bytes>>();
         let mut tasks = Vec::with_capacity(conns);
@@ -42,7 +56,13 @@ fn main() -> std::io::Result<()> {
             tasks.push(tokio::spawn(async move {
                 let mut samples = Vec::with_capacity(requests);
                 let mut errors = 0usize;
+                // Clients start spread over one gap, not all at once.
+                let mut next = Instant::now() + gap.map_or(Duration::ZERO, |g| g.mul_f64(fastrand_unit()));
                 for _ in 0..requests {
+                    if let Some(g) = gap {
+                        tokio::time::sleep_until(next.into()).await;
+                        next += g;
+                    }
                     let req = Request::post(url.as_str())
                         .header("content-type", "application/json")
                         .body(Full::new(body.clone()))
