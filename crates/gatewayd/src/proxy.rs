@@ -702,17 +702,25 @@ struct Passthrough {
 
 impl Passthrough {
     /// Same protocol: the upstream's own bytes, event by event, as far as
-    /// they hold whole events — without a copy, unless an event is dropped
-    /// (the usage chunk the client did not ask for) or began in an earlier
-    /// chunk. The bytes of an incomplete event wait for the rest of it.
-    fn pass(&mut self, chunk: &Bytes, framed: Vec<(sse::Event, usize)>) -> Bytes {
+    /// they hold whole events (`cuts`: where events end in `chunk`) — without
+    /// a copy, unless an event is dropped (the usage chunk the client did not
+    /// ask for) or began in an earlier chunk. The bytes of an incomplete event
+    /// wait for the rest of it. Only events that may matter to accounting
+    /// (they name usage, or end the stream) are decoded.
+    fn pass(&mut self, chunk: &Bytes, cuts: &[usize]) -> Bytes {
         let mut out = BytesMut::new();
         // While true, what the client gets is `chunk[..last]`.
         let mut zero_copy = true;
         let mut last = 0;
-        for (ev, end) in framed {
-            let keep = self.inspect(&ev.data);
+        for &end in cuts {
             let earlier = std::mem::take(&mut self.held);
+            let keep = if earlier.is_empty() {
+                self.inspect_raw(&chunk[last..end])
+            } else {
+                let mut whole = earlier.to_vec();
+                whole.extend_from_slice(&chunk[last..end]);
+                self.inspect_raw(&whole)
+            };
             if keep && earlier.is_empty() && zero_copy {
                 last = end;
                 continue;
@@ -733,6 +741,20 @@ impl Passthrough {
         } else {
             out.freeze()
         }
+    }
+
+    /// [`Passthrough::inspect`] for the raw bytes of one event (or a block of
+    /// comments): whether the client gets them.
+    fn inspect_raw(&mut self, raw: &[u8]) -> bool {
+        let names = |needle: &[u8]| memchr::memmem::find(raw, needle).is_some();
+        if !(names(b"usage") || names(b"[DONE]") || names(b"message_stop")) {
+            return true;
+        }
+        let mut keep = true;
+        for ev in sse::Decoder::default().feed(raw) {
+            keep &= self.inspect(&ev.data);
+        }
+        keep
     }
 
     /// Handles one upstream event: appends what the client gets to `out`.
@@ -916,12 +938,12 @@ fn stream_through(
         loop {
             match st.upstream.next().await {
                 Some(Ok(chunk)) => {
-                    let framed = st.decoder.feed_framed(&chunk);
                     let out = if matches!(st.mode, Mode::Pass { .. }) {
-                        st.pass(&chunk, framed)
+                        let cuts = st.decoder.feed_cuts(&chunk);
+                        st.pass(&chunk, &cuts)
                     } else {
                         let mut out = BytesMut::new();
-                        for (ev, _) in framed {
+                        for ev in st.decoder.feed(&chunk) {
                             st.event(ev.event.as_deref(), &ev.data, &mut out);
                         }
                         out.freeze()

@@ -19,6 +19,8 @@ pub struct Decoder {
     data: Option<String>,
     /// A `\r` ended the last chunk: a `\n` starting the next one belongs to it.
     pending_cr: bool,
+    /// [`Decoder::feed_cuts`]: the last chunk ended inside a line.
+    partial: bool,
 }
 
 impl Decoder {
@@ -40,7 +42,7 @@ impl Decoder {
             at = 1;
         }
         self.pending_cr = false;
-        while let Some(pos) = chunk[at..].iter().position(|&b| b == b'\n' || b == b'\r') {
+        while let Some(pos) = memchr::memchr2(b'\n', b'\r', &chunk[at..]) {
             let (start, eol) = (at, at + pos);
             at = eol + 1;
             if chunk[eol] == b'\r' {
@@ -67,6 +69,38 @@ impl Decoder {
         }
         self.buf.extend_from_slice(&chunk[at..]);
         out
+    }
+
+    /// Where events may be cut: the offset in `chunk` just past each blank
+    /// line (the end of an event, or of a block of comments). Nothing is
+    /// decoded: a proxy that forwards bytes as they are finds its cut points
+    /// here at the cost of a scan. A decoder is fed either this way or with
+    /// [`Decoder::feed`] / [`Decoder::feed_framed`], not both.
+    pub fn feed_cuts(&mut self, chunk: &[u8]) -> Vec<usize> {
+        let mut cuts = Vec::new();
+        let mut at = 0;
+        if self.pending_cr && chunk.first() == Some(&b'\n') {
+            at = 1;
+        }
+        self.pending_cr = false;
+        while let Some(pos) = memchr::memchr2(b'\n', b'\r', &chunk[at..]) {
+            let blank = pos == 0 && !self.partial;
+            let eol = at + pos;
+            at = eol + 1;
+            if chunk[eol] == b'\r' {
+                if chunk.get(at) == Some(&b'\n') {
+                    at += 1;
+                } else if at == chunk.len() {
+                    self.pending_cr = true;
+                }
+            }
+            self.partial = false;
+            if blank {
+                cuts.push(at);
+            }
+        }
+        self.partial |= at < chunk.len();
+        cuts
     }
 
     /// One line; a blank line completes the event being read, if it has data.

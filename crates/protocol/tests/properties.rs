@@ -281,3 +281,31 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// `feed_cuts` finds every place `feed_framed` ends an event, and the
+    /// stream up to any cut decodes to whole events only, however it is chunked.
+    #[test]
+    fn cuts_are_event_boundaries(cuts in proptest::collection::vec(any::<usize>(), 0..12)) {
+        for stream in [ANTHROPIC, OPENAI] {
+            let bytes = stream.as_bytes();
+            let chunks = split(bytes, &cuts);
+            let (mut framed, mut scan) = (Decoder::default(), Decoder::default());
+            let (mut ends, mut found) = (Vec::new(), Vec::new());
+            let mut base = 0;
+            for c in &chunks {
+                ends.extend(framed.feed_framed(c).into_iter().map(|(_, e)| base + e));
+                found.extend(scan.feed_cuts(c).into_iter().map(|e| base + e));
+                base += c.len();
+            }
+            for e in &ends {
+                prop_assert!(found.contains(e), "event end {} not among the cuts {:?}", e, found);
+            }
+            let all = decode(&[bytes.to_vec()]);
+            for &cut in &found {
+                let whole = ends.iter().filter(|&&e| e <= cut).count();
+                prop_assert_eq!(decode(&[bytes[..cut].to_vec()]), all[..whole].to_vec());
+            }
+        }
+    }
+}
