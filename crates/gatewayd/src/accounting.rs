@@ -236,6 +236,25 @@ pub struct LedgerWriter {
     pub write: bool,
 }
 
+/// A row id: 12 hex digits of milliseconds, then 96 random bits (24 digits).
+fn row_id(ms: i64) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut id = [0u8; 36];
+    let parts = [
+        (u64::try_from(ms).unwrap_or(0), 12),
+        (fastrand::u64(..), 16),
+        (u64::from(fastrand::u32(..)), 8),
+    ];
+    let mut at = 0;
+    for (value, digits) in parts {
+        for i in (0..digits).rev() {
+            id[at] = HEX[((value >> (4 * i)) & 0xf) as usize];
+            at += 1;
+        }
+    }
+    id.iter().map(|&b| char::from(b)).collect()
+}
+
 /// The record's row; its strings move over rather than being copied.
 fn to_row(r: UsageRecord) -> tokgateway_store::UsageRow {
     let ms = r
@@ -245,11 +264,7 @@ fn to_row(r: UsageRecord) -> tokgateway_store::UsageRow {
     tokgateway_store::UsageRow {
         // Unique per request even when a client repeats its x-request-id;
         // time first, so rows are appended at the end of the id index.
-        id: format!(
-            "{ms:012x}{:016x}{:08x}",
-            fastrand::u64(..),
-            fastrand::u32(..)
-        ),
+        id: row_id(ms),
         time: ms,
         request_id: r.request_id.to_string(),
         user: r.user,
@@ -439,4 +454,22 @@ fn log(r: &UsageRecord) {
         error = r.error_type,
         "request"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_ids_are_unique_and_sort_by_time() {
+        let (a, b) = (row_id(1_790_000_000_000), row_id(1_790_000_000_001));
+        assert_eq!(a.len(), 36);
+        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()), "{a}");
+        assert!(
+            a.starts_with(&format!("{:012x}", 1_790_000_000_000_i64)),
+            "{a}"
+        );
+        assert!(b > a);
+        assert_ne!(row_id(1), row_id(1));
+    }
 }
