@@ -27,22 +27,36 @@ async fn h2c_prior_knowledge() {
     gw.stop().await;
 }
 
-#[tokio::test]
-async fn https_with_rustls() {
-    let dir = tempfile::tempdir().unwrap();
+/// A gateway serving HTTPS with a new self-signed certificate for
+/// `localhost`: the gateway, the certificate, and the PEM file holding it.
+async fn tls_gateway(
+    ini: &str,
+    dir: &std::path::Path,
+) -> (
+    common::TestGateway,
+    rcgen::CertifiedKey<rcgen::KeyPair>,
+    std::path::PathBuf,
+) {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let cert_path = dir.path().join("cert.pem");
-    let key_path = dir.path().join("key.pem");
+    let cert_path = dir.join("cert.pem");
+    let key_path = dir.join("key.pem");
     std::fs::write(&cert_path, cert.cert.pem()).unwrap();
     std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
     let gw = gateway(
-        "",
+        ini,
         &[
             &format!("server.tls_cert={}", cert_path.display()),
             &format!("server.tls_key={}", key_path.display()),
         ],
     )
     .await;
+    (gw, cert, cert_path)
+}
+
+#[tokio::test]
+async fn https_with_rustls() {
+    let dir = tempfile::tempdir().unwrap();
+    let (gw, cert, _) = tls_gateway("", dir.path()).await;
     assert!(gw.url.starts_with("https://"), "{}", gw.url);
     let port = gw.addr.port();
     let ca = reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap();
@@ -76,8 +90,8 @@ async fn https_with_rustls() {
 
 /// An HTTPS upstream, reached over rustls with the platform's verifier: the
 /// real binary, trusting the test's own CA through `SSL_CERT_FILE`, proxies
-/// to a TLS-serving gateway, and
-/// refuses an upstream whose certificate it cannot verify.
+/// to a TLS-serving gateway, and refuses an upstream whose certificate it
+/// cannot verify.
 #[cfg(unix)]
 #[tokio::test]
 async fn https_upstream_is_verified() {
@@ -85,17 +99,9 @@ async fn https_upstream_is_verified() {
     use std::process::{Command, Stdio};
 
     let dir = tempfile::tempdir().unwrap();
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let cert_path = dir.path().join("cert.pem");
-    let key_path = dir.path().join("key.pem");
-    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
-    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
-    let upstream = gateway(
+    let (upstream, _, cert_path) = tls_gateway(
         "[provider.far]\ntype = loopback\nmodels = remote\n",
-        &[
-            &format!("server.tls_cert={}", cert_path.display()),
-            &format!("server.tls_key={}", key_path.display()),
-        ],
+        dir.path(),
     )
     .await;
     let ini = format!(

@@ -37,21 +37,8 @@ impl Decoder {
     /// whole events only (a proxy can forward them as they are).
     pub fn feed_framed(&mut self, chunk: &[u8]) -> Vec<(Event, usize)> {
         let mut out = Vec::new();
-        let mut at = 0;
-        if self.pending_cr && chunk.first() == Some(&b'\n') {
-            at = 1;
-        }
-        self.pending_cr = false;
-        while let Some(pos) = memchr::memchr2(b'\n', b'\r', &chunk[at..]) {
-            let (start, eol) = (at, at + pos);
-            at = eol + 1;
-            if chunk[eol] == b'\r' {
-                if chunk.get(at) == Some(&b'\n') {
-                    at += 1;
-                } else if at == chunk.len() {
-                    self.pending_cr = true;
-                }
-            }
+        let mut at = self.start(chunk);
+        while let Some((start, eol)) = self.next_line(chunk, &mut at) {
             let event = if self.buf.is_empty() {
                 // The whole line is in this chunk: no copy.
                 self.line(&chunk[start..eol])
@@ -78,29 +65,39 @@ impl Decoder {
     /// [`Decoder::feed`] / [`Decoder::feed_framed`], not both.
     pub fn feed_cuts(&mut self, chunk: &[u8]) -> Vec<usize> {
         let mut cuts = Vec::new();
-        let mut at = 0;
-        if self.pending_cr && chunk.first() == Some(&b'\n') {
-            at = 1;
-        }
-        self.pending_cr = false;
-        while let Some(pos) = memchr::memchr2(b'\n', b'\r', &chunk[at..]) {
-            let blank = pos == 0 && !self.partial;
-            let eol = at + pos;
-            at = eol + 1;
-            if chunk[eol] == b'\r' {
-                if chunk.get(at) == Some(&b'\n') {
-                    at += 1;
-                } else if at == chunk.len() {
-                    self.pending_cr = true;
-                }
-            }
-            self.partial = false;
-            if blank {
+        let mut at = self.start(chunk);
+        while let Some((start, eol)) = self.next_line(chunk, &mut at) {
+            if start == eol && !self.partial {
                 cuts.push(at);
             }
+            self.partial = false;
         }
         self.partial |= at < chunk.len();
         cuts
+    }
+
+    /// Where reading `chunk` starts: past a `\n` that ends the `\r` the last
+    /// chunk ended with.
+    fn start(&mut self, chunk: &[u8]) -> usize {
+        let skip = self.pending_cr && chunk.first() == Some(&b'\n');
+        self.pending_cr = false;
+        usize::from(skip)
+    }
+
+    /// The next line ending in `chunk` from `*at` (`\n`, `\r\n` or `\r`):
+    /// where the line starts and ends; `*at` moves past its terminator.
+    fn next_line(&mut self, chunk: &[u8], at: &mut usize) -> Option<(usize, usize)> {
+        let start = *at;
+        let eol = start + memchr::memchr2(b'\n', b'\r', &chunk[start..])?;
+        *at = eol + 1;
+        if chunk[eol] == b'\r' {
+            if chunk.get(*at) == Some(&b'\n') {
+                *at += 1;
+            } else if *at == chunk.len() {
+                self.pending_cr = true;
+            }
+        }
+        Some((start, eol))
     }
 
     /// One line; a blank line completes the event being read, if it has data.
