@@ -5,7 +5,7 @@ RELEASE_BIN := target/release
 PYTHON ?= python3
 VENV := .venv
 
-.PHONY: build console run test test-rust test-sdk test-console test-dist lint fmt bench clean
+.PHONY: build console run test test-rust test-sdk test-console test-dist lint fmt bench bench-instructions clean
 
 # The console (fe/) is built before gatewayd, which embeds fe/dist. Without
 # npm, gatewayd is built without it (and /console/ says how to get it).
@@ -69,6 +69,10 @@ lint:
 bench:
 	bench/install-others.sh
 	bench/run.sh
+
+## bench-instructions: instructions per request (callgrind; needs valgrind), the same from run to run
+bench-instructions:
+	bench/instructions.sh
 
 fmt:
 	$(CARGO) fmt --all
