@@ -58,7 +58,7 @@ models = gpt-bench
 level = warn
 INI
 export TOKGATEWAY_DATA_DIR="$CFG/data"
-read -r GW_PID GW <<<"$(start gatewayd "$BIN/gatewayd" --config "$CFG" --listen 127.0.0.1:0 --set log.level=${BENCH_LOG_LEVEL:-info})"
+read -r GW_PID GW <<<"$(start gatewayd "$BIN/gatewayd" --config "$CFG" --listen 127.0.0.1:0 --set "log.level=${BENCH_LOG_LEVEL:-info}")"
 PIDS+=("$GW_PID")
 sleep 0.5
 IDLE_RSS=$(rss_kib "$GW_PID")
