@@ -429,6 +429,9 @@ fn http_client() -> HttpClient {
     Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(1024)
         .pool_idle_timeout(Duration::from_secs(90))
+        // Without a timer, idle connections past the timeout are only dropped
+        // when the pool next looks at them; with it, they are closed on time.
+        .pool_timer(hyper_util::rt::TokioTimer::new())
         .build(https)
 }
 
