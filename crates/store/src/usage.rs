@@ -129,13 +129,31 @@ impl UsageRow {
     }
 }
 
-/// The ledger insert on SQLite, one prepared statement per row.
-const SQLITE_INSERT: &str = "INSERT INTO usage (id, request_id, time, user_name, key_id, endpoint, requested_model, \
+/// The ledger insert on SQLite, up to the rows' parameters.
+const SQLITE_INSERT_HEAD: &str = "INSERT INTO usage (id, request_id, time, user_name, key_id, endpoint, requested_model, \
      upstream_model, provider, prompt_tokens, completion_tokens, cost_usd, latency_ms, ttfb_ms, status, error_type, \
-     streamed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) \
-     ON CONFLICT (id) DO NOTHING";
+     streamed) VALUES ";
 
-/// The ledger insert on PostgreSQL: the batch as one JSON parameter.
+/// Parameters per row of [`SQLITE_INSERT_HEAD`].
+const COLUMNS: usize = 17;
+
+/// The SQLite insert of `rows` rows (`?1` … `?{17 × rows}`), rows already
+/// stored skipped.
+fn sqlite_insert_sql(rows: usize) -> String {
+    let values: Vec<String> = (0..rows)
+        .map(|r| {
+            let params: Vec<String> = (1..=COLUMNS)
+                .map(|c| format!("?{}", r * COLUMNS + c))
+                .collect();
+            format!("({})", params.join(", "))
+        })
+        .collect();
+    format!(
+        "{SQLITE_INSERT_HEAD}{} ON CONFLICT (id) DO NOTHING",
+        values.join(", ")
+    )
+}
+
 const POSTGRES_INSERT: &str = "INSERT INTO usage (id, request_id, time, user_name, key_id, endpoint, requested_model, \
      upstream_model, provider, prompt_tokens, completion_tokens, cost_usd, latency_ms, ttfb_ms, status, error_type, \
      streamed) SELECT id, request_id, time, \"user\", key_id, endpoint, requested_model, upstream_model, provider, \
@@ -149,31 +167,19 @@ const POSTGRES_INSERT: &str = "INSERT INTO usage (id, request_id, time, user_nam
 /// executions per batch (about a fifth less CPU per row than one row each).
 const ROWS_PER_INSERT: usize = 32;
 
-/// [`SQLITE_INSERT`] with [`ROWS_PER_INSERT`] rows of parameters.
-fn sqlite_insert_many() -> &'static str {
-    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    SQL.get_or_init(|| {
-        let (head, tail) = SQLITE_INSERT
-            .split_once(" VALUES ")
-            .unwrap_or((SQLITE_INSERT, ""));
-        let conflict = tail.split_once(" ON CONFLICT").map_or("", |(_, c)| c);
-        let rows: Vec<String> = (0..ROWS_PER_INSERT)
-            .map(|r| {
-                let params: Vec<String> = (1..=17).map(|c| format!("?{}", r * 17 + c)).collect();
-                format!("({})", params.join(", "))
-            })
-            .collect();
-        format!("{head} VALUES {} ON CONFLICT{conflict}", rows.join(", "))
-    })
+/// The SQLite inserts of one row and of [`ROWS_PER_INSERT`] rows, made once.
+fn sqlite_inserts() -> &'static (String, String) {
+    static SQL: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| (sqlite_insert_sql(1), sqlite_insert_sql(ROWS_PER_INSERT)))
 }
 
-/// Binds `r` to the 17 parameters from `first` on.
+/// Binds `r` to the [`COLUMNS`] parameters from `first` on.
 fn bind_row(
     stmt: &mut rusqlite::Statement<'_>,
     first: usize,
     r: &UsageRow,
 ) -> rusqlite::Result<()> {
-    let values: [&dyn rusqlite::ToSql; 17] = [
+    let values: [&dyn rusqlite::ToSql; COLUMNS] = [
         &r.row_id(),
         &r.request_id,
         &r.time,
@@ -205,15 +211,15 @@ fn sqlite_insert(conn: &mut rusqlite::Connection, rows: &[UsageRow]) -> rusqlite
     {
         let mut chunks = rows.chunks_exact(ROWS_PER_INSERT);
         if chunks.len() > 0 {
-            let mut many = tx.prepare_cached(sqlite_insert_many())?;
+            let mut many = tx.prepare_cached(&sqlite_inserts().1)?;
             for chunk in &mut chunks {
                 for (k, r) in chunk.iter().enumerate() {
-                    bind_row(&mut many, k * 17 + 1, r)?;
+                    bind_row(&mut many, k * COLUMNS + 1, r)?;
                 }
                 written += many.raw_execute()?;
             }
         }
-        let mut one = tx.prepare_cached(SQLITE_INSERT)?;
+        let mut one = tx.prepare_cached(&sqlite_inserts().0)?;
         for r in chunks.remainder() {
             bind_row(&mut one, 1, r)?;
             written += one.raw_execute()?;
