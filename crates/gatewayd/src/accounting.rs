@@ -238,20 +238,10 @@ pub struct LedgerWriter {
 
 /// A row id: 12 hex digits of milliseconds, then 96 random bits (24 digits).
 fn row_id(ms: i64) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut id = [0u8; 36];
-    let parts = [
-        (u64::try_from(ms).unwrap_or(0), 12),
-        (fastrand::u64(..), 16),
-        (u64::from(fastrand::u32(..)), 8),
-    ];
-    let mut at = 0;
-    for (value, digits) in parts {
-        for i in (0..digits).rev() {
-            id[at] = HEX[((value >> (4 * i)) & 0xf) as usize];
-            at += 1;
-        }
-    }
+    crate::app::write_hex(&mut id[..12], u64::try_from(ms).unwrap_or(0));
+    crate::app::write_hex(&mut id[12..28], fastrand::u64(..));
+    crate::app::write_hex(&mut id[28..], u64::from(fastrand::u32(..)));
     id.iter().map(|&b| char::from(b)).collect()
 }
 

@@ -159,14 +159,22 @@ impl std::fmt::Display for RequestId {
 /// in hex. Ids made later sort later, so the ledger's index on them grows at
 /// its end instead of being written all over.
 pub fn new_request_id() -> RequestId {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut buf = *b"req_0000000000000000000000000000";
-    let digits = (u128::from(now_millis()) << 64) | u128::from(fastrand::u64(..));
     // 12 hex digits of milliseconds (until the year 10889), 16 of randomness.
-    for (i, b) in buf[4..].iter_mut().enumerate() {
-        *b = HEX[((digits >> (4 * (27 - i))) & 0xf) as usize];
-    }
+    write_hex(&mut buf[4..16], now_millis());
+    write_hex(&mut buf[16..], fastrand::u64(..));
     RequestId(HeaderValue::from_bytes(&buf).unwrap_or(HeaderValue::from_static("req")))
+}
+
+/// Writes the low `4 × out.len()` bits of `value` into `out` as lowercase
+/// hex, most significant digit first (ids without `format!`).
+pub(crate) fn write_hex(out: &mut [u8], value: u64) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut v = value;
+    for b in out.iter_mut().rev() {
+        *b = HEX[(v & 0xf) as usize];
+        v >>= 4;
+    }
 }
 
 fn now_millis() -> u64 {
