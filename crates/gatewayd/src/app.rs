@@ -331,8 +331,17 @@ pub fn router(app: Arc<AppState>) -> Router {
             .route("/console/", get(crate::console::serve))
             .route("/console/{*path}", get(crate::console::serve));
     }
+    // The chat routes (POST served by crate::server before the router; the
+    // router answers their other methods).
+    for &(path, protocol) in routes::CHAT_ROUTES {
+        router = router.route(
+            path,
+            post(move |State(app): State<Arc<AppState>>, req: Request| {
+                routes::chat(app, req, protocol)
+            }),
+        );
+    }
     router
-        .route("/v1/chat/completions", post(routes::openai_chat))
         .route("/v1/embeddings", post(routes::embeddings))
         .route("/v1/models", get(routes::models))
         .route("/v1beta/models", get(crate::gemini::models))
@@ -345,8 +354,6 @@ pub fn router(app: Arc<AppState>) -> Router {
             "/v1/responses/{id}",
             get(crate::responses::get).delete(crate::responses::delete),
         )
-        .route("/v1/messages", post(routes::anthropic_messages))
-        .route("/anthropic/v1/messages", post(routes::anthropic_messages))
         .route("/v1/messages/count_tokens", post(routes::count_tokens))
         .route(
             "/anthropic/v1/messages/count_tokens",

@@ -39,13 +39,19 @@ where
     }
 }
 
+/// The chat routes and the protocol each speaks: served by [`chat`], and
+/// registered on the router from this one list.
+pub(crate) const CHAT_ROUTES: &[(&str, Protocol)] = &[
+    ("/v1/chat/completions", Protocol::OpenAi),
+    ("/v1/messages", Protocol::Anthropic),
+    ("/anthropic/v1/messages", Protocol::Anthropic),
+];
+
 /// The protocol of a chat route, which [`chat`] serves.
 pub(crate) fn chat_route(path: &str) -> Option<Protocol> {
-    match path {
-        "/v1/chat/completions" => Some(Protocol::OpenAi),
-        "/v1/messages" | "/anthropic/v1/messages" => Some(Protocol::Anthropic),
-        _ => None,
-    }
+    CHAT_ROUTES
+        .iter()
+        .find_map(|&(p, protocol)| (p == path).then_some(protocol))
 }
 
 /// `POST` on a chat route, within the request's frame (which put the
@@ -68,17 +74,6 @@ where
         Ok(b) => crate::proxy::chat(app, ctx, protocol, parts.headers, b).await,
         Err(e) => e.into_response(),
     }
-}
-
-/// The router's chat routes. [`crate::server`] serves their `POST` requests
-/// before the router sees them; the routes stay so that the router answers
-/// other methods (405) and any request that reaches it still works.
-pub async fn openai_chat(State(app): State<Arc<AppState>>, req: Request) -> Response {
-    chat(app, req, Protocol::OpenAi).await
-}
-
-pub async fn anthropic_messages(State(app): State<Arc<AppState>>, req: Request) -> Response {
-    chat(app, req, Protocol::Anthropic).await
 }
 
 /// `POST /v1/embeddings`: forwarded to the model's OpenAI-type providers.
