@@ -425,7 +425,7 @@ fn rewrite_body(
 /// `stream_options` at all (else the caller rewrites it in full).
 fn with_usage_requested(body: &[u8]) -> Option<Bytes> {
     const MEMBER: &[u8] = br#""stream_options":{"include_usage":true}"#;
-    if body.windows(16).any(|w| w == b"\"stream_options\"") {
+    if memchr::memmem::find(body, b"\"stream_options\"").is_some() {
         return None;
     }
     let open = body.iter().position(|b| !b.is_ascii_whitespace())?;
@@ -914,7 +914,7 @@ impl Passthrough {
 
 fn stream_through(
     protocol: Protocol,
-    provider: &Upstream,
+    up: &Upstream,
     resp: upstream::Response,
     mode: Mode,
     guard: RecordGuard,
@@ -986,7 +986,7 @@ fn stream_through(
             }
         }
     });
-    sse_response(Body::from_stream(body), provider)
+    sse_response(Body::from_stream(body), up)
 }
 
 #[allow(clippy::too_many_arguments)]
