@@ -140,28 +140,27 @@ async fn https_upstream_is_verified() {
         (child, url, home)
     };
     let body = json!({"model": "remote", "messages": [{"role": "user", "content": "over tls"}]});
+    let chat = |url: String| {
+        common::client()
+            .post(format!("{url}/v1/chat/completions"))
+            .json(&body)
+            .send()
+    };
 
-    let (mut trusted, url, _home) = start(Some(&cert_path));
-    let r = common::client()
-        .post(format!("{url}/v1/chat/completions"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let stop = |mut child: std::process::Child| {
+        let _ = child.kill();
+        let _ = child.wait();
+    };
+    let (trusted, url, _home) = start(Some(&cert_path));
+    let r = chat(url).await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["x-gateway-provider"], "tls");
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["choices"][0]["message"]["content"], "loopback: over tls");
-    let _ = trusted.kill();
-    let _ = trusted.wait();
+    stop(trusted);
 
-    let (mut untrusted, url, _home) = start(None);
-    let r = common::client()
-        .post(format!("{url}/v1/chat/completions"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let (untrusted, url, _home) = start(None);
+    let r = chat(url).await.unwrap();
     assert_eq!(
         r.status(),
         502,
@@ -170,7 +169,6 @@ async fn https_upstream_is_verified() {
     let v: Value = r.json().await.unwrap();
     let msg = v["error"]["message"].as_str().unwrap();
     assert!(msg.contains("unreachable"), "{msg}");
-    let _ = untrusted.kill();
-    let _ = untrusted.wait();
+    stop(untrusted);
     upstream.stop().await;
 }
