@@ -59,6 +59,7 @@ pub fn init(log: &LogSettings) -> anyhow::Result<Option<WorkerGuard>> {
     let result = match log.format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Pretty => builder
+            .fmt_fields(Fields)
             .with_ansi(
                 log.file.is_none()
                     && std::io::IsTerminal::is_terminal(&std::io::stderr())
@@ -69,4 +70,215 @@ pub fn init(log: &LogSettings) -> anyhow::Result<Option<WorkerGuard>> {
     // Already installed (tests running several servers in one process) is fine.
     let _ = result;
     Ok(guard)
+}
+
+/// The fields of a pretty line, `name=value` separated by spaces, as
+/// tracing-subscriber writes them, but with every value — `Display` ones
+/// too, which its formatter writes raw — cleared of control characters, so a
+/// client cannot put terminal escapes in the log through a model name. It
+/// writes each value in runs rather than through styled pieces, which made
+/// the request line (a dozen fields) cost several times what it needs.
+struct Fields;
+
+impl<'w> tracing_subscriber::fmt::FormatFields<'w> for Fields {
+    fn format_fields<R: tracing_subscriber::field::RecordFields>(
+        &self,
+        mut writer: tracing_subscriber::fmt::format::Writer<'w>,
+        fields: R,
+    ) -> std::fmt::Result {
+        let mut visitor = FieldVisitor {
+            out: Clean(&mut writer),
+            first: true,
+            result: Ok(()),
+        };
+        fields.record(&mut visitor);
+        visitor.result
+    }
+}
+
+struct FieldVisitor<'a, 'w> {
+    out: Clean<&'a mut tracing_subscriber::fmt::format::Writer<'w>>,
+    first: bool,
+    result: std::fmt::Result,
+}
+
+impl FieldVisitor<'_, '_> {
+    /// Writes the separator and `name=` (nothing for the message).
+    fn name(&mut self, field: &tracing::field::Field) -> std::fmt::Result {
+        if !std::mem::take(&mut self.first) {
+            self.out.0.write_char(' ')?;
+        }
+        match field.name() {
+            "message" => Ok(()),
+            name => {
+                self.out
+                    .0
+                    .write_str(name.strip_prefix("r#").unwrap_or(name))?;
+                self.out.0.write_char('=')
+            }
+        }
+    }
+
+    fn record(
+        &mut self,
+        field: &tracing::field::Field,
+        value: impl FnOnce(&mut Self) -> std::fmt::Result,
+    ) {
+        if self.result.is_ok() {
+            self.result = self.name(field).and_then(|()| value(self));
+        }
+    }
+}
+
+impl tracing::field::Visit for FieldVisitor<'_, '_> {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        use std::fmt::Write;
+        // Strings are quoted, as `Debug` does (which escapes them), but the
+        // message is written as it is (cleared of control characters).
+        if field.name() == "message" {
+            self.record(field, |v| v.out.write_str(value));
+        } else {
+            self.record(field, |v| write!(v.out.0, "{value:?}"));
+        }
+    }
+
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        self.record(field, |v| {
+            v.out.0.write_str(itoa::Buffer::new().format(value))
+        });
+    }
+
+    fn record_i64(&mut self, field: &tracing::field::Field, value: i64) {
+        self.record(field, |v| {
+            v.out.0.write_str(itoa::Buffer::new().format(value))
+        });
+    }
+
+    fn record_bool(&mut self, field: &tracing::field::Field, value: bool) {
+        self.record(field, |v| {
+            v.out.0.write_str(if value { "true" } else { "false" })
+        });
+    }
+
+    fn record_error(
+        &mut self,
+        field: &tracing::field::Field,
+        value: &(dyn std::error::Error + 'static),
+    ) {
+        use std::fmt::Write;
+        self.record(field, |v| {
+            write!(v.out, "{value}")?;
+            let mut source = value.source();
+            while let Some(s) = source {
+                write!(v.out, ": {s}")?;
+                source = s.source();
+            }
+            Ok(())
+        });
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        use std::fmt::Write;
+        self.record(field, |v| write!(v.out, "{value:?}"));
+    }
+}
+
+/// A writer that replaces the characters a terminal acts on — C0 controls,
+/// DEL and the C1 controls — by their escapes (`\x1b`, `\u{9b}`), writing
+/// everything between them in one piece.
+struct Clean<W>(W);
+
+impl<W: std::fmt::Write> std::fmt::Write for Clean<W> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let mut rest = s;
+        while let Some(at) = control_at(rest.as_bytes()) {
+            self.0.write_str(&rest[..at])?;
+            let c = rest[at..].chars().next().unwrap_or_default();
+            if (c as u32) < 0x80 {
+                write!(self.0, "\\x{:02x}", c as u32)?;
+            } else {
+                write!(self.0, "\\u{{{:x}}}", c as u32)?;
+            }
+            rest = &rest[at + c.len_utf8()..];
+        }
+        self.0.write_str(rest)
+    }
+}
+
+/// Where the first control character (`char::is_control`) of UTF-8 text starts.
+fn control_at(text: &[u8]) -> Option<usize> {
+    text.iter().enumerate().position(|(i, &b)| {
+        b < 0x20
+            || b == 0x7f
+            || (b == 0xc2 && text.get(i + 1).is_some_and(|n| (0x80..=0x9f).contains(n)))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    /// The lines logged while `f` runs, formatted as gatewayd's pretty lines.
+    fn lines(f: impl FnOnce()) -> String {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let sink = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .without_time()
+            .fmt_fields(super::Fields)
+            .with_writer(move || Sink(sink.clone()))
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        String::from_utf8(buf.lock().unwrap().clone()).unwrap()
+    }
+
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn fields_look_like_tracing_subscribers() {
+        let out = lines(|| {
+            let model = "gpt-4o";
+            tracing::info!(target: "t", request_id = %"req_1", model = %model, status = 200_u16, delta = -3_i64, streamed = false, error = None::<&str>, note = "a \"b\"", list = ?["x"], "request");
+        });
+        assert_eq!(
+            out,
+            " INFO t: request request_id=req_1 model=gpt-4o status=200 delta=-3 streamed=false note=\"a \\\"b\\\"\" list=[\"x\"]\n"
+        );
+    }
+
+    #[test]
+    fn control_characters_are_escaped_in_every_value() {
+        let evil = "m\u{1b}[31mred\u{7}\u{9b}2J\nnext";
+        let out = lines(|| {
+            tracing::warn!(target: "t", model = %evil, debug = ?evil, raw = evil, "bad \u{1b}[0m {evil}");
+        });
+        assert!(
+            !out.contains('\u{1b}') && !out.contains('\u{9b}') && !out.contains('\u{7}'),
+            "{out:?}"
+        );
+        assert_eq!(out.lines().count(), 1, "{out:?}");
+        assert!(
+            out.contains("model=m\\x1b[31mred\\x07\\u{9b}2J\\x0anext"),
+            "{out:?}"
+        );
+        assert!(out.contains("bad \\x1b[0m m\\x1b"), "{out:?}");
+        assert!(
+            out.contains(r#"raw="m\u{1b}[31mred\u{7}\u{9b}2J\nnext""#),
+            "{out:?}"
+        );
+        let errors = lines(|| {
+            let e = std::io::Error::other("disk \u{1b}full");
+            tracing::error!(target: "t", error = &e as &(dyn std::error::Error + 'static), "write failed");
+        });
+        assert_eq!(errors, "ERROR t: write failed error=disk \\x1bfull\n");
+    }
 }
