@@ -1012,38 +1012,29 @@ async fn loopback_answer(
     if !stream {
         guard.first_byte();
         guard.finish_committed(200, None).await;
-        let body = loopback::response(protocol, id, model, created, &reply).to_string();
+        let body = loopback::response(protocol, id, model, created, &reply);
         return json_response(StatusCode::OK, body, up);
     }
-    let events = loopback::stream_events(protocol, id, model, created, &reply, include_usage);
-    let state = (
-        events.into_iter(),
-        Some(guard),
-        up.settings.chunk_delay,
-        true,
-    );
+    let events = loopback::Stream::new(protocol, id, model, created, reply, include_usage);
+    let state = (events, Some(guard), up.settings.chunk_delay, true);
     let body =
-        futures_util::stream::unfold(state, |(mut it, mut guard, delay, first)| async move {
-            let (name, data) = match it.next() {
-                Some(e) => e,
-                None => {
-                    if let Some(g) = guard.take() {
-                        g.finish_committed(200, None).await;
-                    }
-                    return None;
+        futures_util::stream::unfold(state, |(mut events, mut guard, delay, first)| async move {
+            let mut out = BytesMut::with_capacity(256);
+            if !events.write_next(&mut out) {
+                if let Some(g) = guard.take() {
+                    g.finish_committed(200, None).await;
                 }
-            };
+                return None;
+            }
             if !first && !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
             if let Some(g) = guard.as_mut() {
                 g.first_byte();
             }
-            let mut out = BytesMut::with_capacity(data.len() + 32);
-            sse::encode(&mut out, name, &data);
             Some((
                 Ok::<_, std::convert::Infallible>(out.freeze()),
-                (it, guard, delay, false),
+                (events, guard, delay, false),
             ))
         });
     sse_response(Body::from_stream(body), up)

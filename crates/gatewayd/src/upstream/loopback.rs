@@ -9,15 +9,20 @@
 //! string property of the tool's schema with the last user text. Prompt tokens
 //! are estimated as one per four characters.
 
-use serde_json::{Value, json};
+use bytes::BytesMut;
+use serde::Serialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::error::{ApiError, Protocol};
 
 /// A computed reply.
 #[derive(Debug, Clone)]
 pub struct Reply {
-    /// The words of the reply, each with its leading space (but the first).
-    pub words: Vec<String>,
+    /// The reply's text: `loopback:` and the words, each with its leading space.
+    text: String,
+    /// Where each word of `text` ends (a token each).
+    ends: Vec<usize>,
     pub prompt_tokens: u64,
     /// Whether `max_tokens` cut the reply.
     pub truncated: bool,
@@ -29,12 +34,18 @@ impl Reply {
     pub fn completion_tokens(&self) -> u64 {
         match &self.tool {
             Some((_, args)) => estimate_tokens(args).max(1),
-            None => self.words.len() as u64,
+            None => self.ends.len() as u64,
         }
     }
 
-    pub fn text(&self) -> String {
-        self.words.concat()
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The `i`th word, with its leading space (but the first).
+    fn word(&self, i: usize) -> &str {
+        let start = i.checked_sub(1).map_or(0, |p| self.ends[p]);
+        &self.text[start..self.ends[i]]
     }
 }
 
@@ -129,21 +140,21 @@ pub fn reply(request: &Value) -> Reply {
         .or_else(|| request.get("max_completion_tokens"))
         .and_then(Value::as_u64)
         .unwrap_or(u64::MAX);
-    let mut words: Vec<String> = Vec::new();
-    for (i, w) in std::iter::once("loopback:")
-        .chain(last_user.split_whitespace())
-        .enumerate()
-    {
-        words.push(if i == 0 {
-            w.to_owned()
-        } else {
-            format!(" {w}")
-        });
+    let mut text = String::with_capacity(last_user.len() + 10);
+    let mut ends = Vec::new();
+    for w in std::iter::once("loopback:").chain(last_user.split_whitespace()) {
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        text.push_str(w);
+        ends.push(text.len());
     }
-    let truncated = (words.len() as u64) > max;
+    let truncated = (ends.len() as u64) > max;
     if truncated {
-        words.truncate(usize::try_from(max).unwrap_or(usize::MAX));
+        ends.truncate(usize::try_from(max).unwrap_or(usize::MAX));
+        text.truncate(ends.last().copied().unwrap_or(0));
     }
+
     let last_is_tool_result = request
         .get("messages")
         .and_then(Value::as_array)
@@ -160,8 +171,13 @@ pub fn reply(request: &Value) -> Reply {
     } else {
         forced_tool(request, &last_user)
     };
+    if tool.is_some() {
+        text.clear();
+        ends.clear();
+    }
     Reply {
-        words: if tool.is_some() { Vec::new() } else { words },
+        text,
+        ends,
         prompt_tokens: estimate_tokens(&prompt).max(1),
         truncated: truncated && tool.is_none(),
         tool,
@@ -211,14 +227,6 @@ fn forced_tool(request: &Value, text: &str) -> Option<(String, String)> {
     Some((name, Value::Object(args).to_string()))
 }
 
-/// The tool call's id in either protocol.
-fn tool_id(protocol: Protocol, id: &str) -> String {
-    match protocol {
-        Protocol::OpenAi | Protocol::Gemini => format!("call_{id}"),
-        Protocol::Anthropic => format!("toolu_{id}"),
-    }
-}
-
 fn finish_reason(r: &Reply) -> &'static str {
     match (&r.tool, r.truncated) {
         (Some(_), _) => "tool_calls",
@@ -235,49 +243,268 @@ fn stop_reason(r: &Reply) -> &'static str {
     }
 }
 
-/// A non-streaming response body in `protocol`.
-pub fn response(protocol: Protocol, id: &str, model: &str, created: u64, r: &Reply) -> Value {
-    let (prompt, completion) = (r.prompt_tokens, r.completion_tokens());
+// The wire shapes of the replies, borrowed from the reply and serialized
+// straight into the response body (no intermediate JSON tree).
+
+#[derive(Serialize)]
+struct OpenAiUsage {
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    total_tokens: u64,
+}
+
+impl OpenAiUsage {
+    fn of(r: &Reply) -> Self {
+        let (prompt, completion) = (r.prompt_tokens, r.completion_tokens());
+        OpenAiUsage {
+            prompt_tokens: prompt,
+            completion_tokens: completion,
+            total_tokens: prompt + completion,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Completion<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: u64,
+    model: &'a str,
+    choices: [Choice<'a>; 1],
+    usage: OpenAiUsage,
+}
+
+#[derive(Serialize)]
+struct Choice<'a> {
+    index: u32,
+    message: Message<'a>,
+    logprobs: Option<()>,
+    finish_reason: &'static str,
+}
+
+#[derive(Serialize)]
+struct Message<'a> {
+    role: &'static str,
+    content: Option<&'a str>,
+    refusal: Option<()>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_calls: Option<[ToolCall<'a>; 1]>,
+}
+
+/// A tool call, whole (a message's) or a fragment (a stream delta's).
+#[derive(Serialize)]
+struct ToolCall<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    index: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    function: Function<'a>,
+}
+
+#[derive(Serialize)]
+struct Function<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    arguments: &'a str,
+}
+
+#[derive(Serialize)]
+struct Chunk<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: u64,
+    model: &'a str,
+    choices: &'a [ChunkChoice<'a>],
+    /// Absent unless the client asked for usage; then `null` but in the last chunk.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<Option<OpenAiUsage>>,
+}
+
+#[derive(Serialize)]
+struct ChunkChoice<'a> {
+    index: u32,
+    delta: Delta<'a>,
+    logprobs: Option<()>,
+    finish_reason: Option<&'static str>,
+}
+
+#[derive(Serialize, Default)]
+struct Delta<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_calls: Option<[ToolCall<'a>; 1]>,
+}
+
+#[derive(Serialize)]
+struct AnthropicMessage<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    role: &'static str,
+    model: &'a str,
+    content: &'a [Block<'a>],
+    stop_reason: Option<&'static str>,
+    stop_sequence: Option<()>,
+    usage: AnthropicUsage,
+}
+
+#[derive(Serialize)]
+struct AnthropicUsage {
+    input_tokens: u64,
+    output_tokens: u64,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Block<'a> {
+    Text {
+        text: &'a str,
+    },
+    ToolUse {
+        id: &'a str,
+        name: &'a str,
+        input: &'a RawValue,
+    },
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum AnthropicEvent<'a> {
+    MessageStart {
+        message: AnthropicMessage<'a>,
+    },
+    ContentBlockStart {
+        index: u32,
+        content_block: Block<'a>,
+    },
+    Ping,
+    ContentBlockDelta {
+        index: u32,
+        delta: BlockDelta<'a>,
+    },
+    ContentBlockStop {
+        index: u32,
+    },
+    MessageDelta {
+        delta: StopDelta,
+        usage: OutputUsage,
+    },
+    MessageStop,
+}
+
+impl AnthropicEvent<'_> {
+    /// The SSE event name: the event's `type`.
+    fn name(&self) -> &'static str {
+        match self {
+            AnthropicEvent::MessageStart { .. } => "message_start",
+            AnthropicEvent::ContentBlockStart { .. } => "content_block_start",
+            AnthropicEvent::Ping => "ping",
+            AnthropicEvent::ContentBlockDelta { .. } => "content_block_delta",
+            AnthropicEvent::ContentBlockStop { .. } => "content_block_stop",
+            AnthropicEvent::MessageDelta { .. } => "message_delta",
+            AnthropicEvent::MessageStop => "message_stop",
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum BlockDelta<'a> {
+    TextDelta { text: &'a str },
+    InputJsonDelta { partial_json: &'a str },
+}
+
+#[derive(Serialize)]
+struct StopDelta {
+    stop_reason: &'static str,
+    stop_sequence: Option<()>,
+}
+
+#[derive(Serialize)]
+struct OutputUsage {
+    output_tokens: u64,
+}
+
+/// `{}`, the `input` of a `tool_use` block as a stream starts it.
+fn empty_object() -> &'static RawValue {
+    serde_json::from_str("{}").unwrap_or_else(|_| unreachable!("`{{}}` is JSON"))
+}
+
+/// The ids of a reply in `protocol`, made from the request's id: the
+/// response's and the tool call's.
+fn ids(protocol: Protocol, id: &str) -> (String, String) {
     match protocol {
         // Gemini clients reach the loopback model as OpenAI clients (crate::gemini).
+        Protocol::OpenAi | Protocol::Gemini => (format!("chatcmpl-{id}"), format!("call_{id}")),
+        Protocol::Anthropic => (format!("msg_{id}"), format!("toolu_{id}")),
+    }
+}
+
+/// A non-streaming response body in `protocol`.
+pub fn response(protocol: Protocol, id: &str, model: &str, created: u64, r: &Reply) -> Vec<u8> {
+    let (id, tool_id) = ids(protocol, id);
+    let body = match protocol {
         Protocol::OpenAi | Protocol::Gemini => {
-            let mut message = json!({ "role": "assistant", "content": r.text(), "refusal": null });
-            if let Some((name, args)) = &r.tool {
-                message["content"] = Value::Null;
-                message["tool_calls"] = json!([{
-                    "id": tool_id(protocol, id), "type": "function",
-                    "function": { "name": name, "arguments": args },
-                }]);
-            }
-            json!({
-                "id": format!("chatcmpl-{id}"),
-                "object": "chat.completion",
-                "created": created,
-                "model": model,
-                "choices": [{ "index": 0, "message": message, "logprobs": null, "finish_reason": finish_reason(r) }],
-                "usage": { "prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion },
+            let tool_calls = r.tool.as_ref().map(|(name, args)| {
+                [ToolCall {
+                    index: None,
+                    id: Some(&tool_id),
+                    kind: Some("function"),
+                    function: Function {
+                        name: Some(name),
+                        arguments: args,
+                    },
+                }]
+            });
+            serde_json::to_vec(&Completion {
+                id: &id,
+                object: "chat.completion",
+                created,
+                model,
+                choices: [Choice {
+                    index: 0,
+                    message: Message {
+                        role: "assistant",
+                        content: r.tool.is_none().then(|| r.text()),
+                        refusal: None,
+                        tool_calls,
+                    },
+                    logprobs: None,
+                    finish_reason: finish_reason(r),
+                }],
+                usage: OpenAiUsage::of(r),
             })
         }
         Protocol::Anthropic => {
-            let content = match &r.tool {
-                Some((name, args)) => json!([{
-                    "type": "tool_use", "id": tool_id(protocol, id), "name": name,
-                    "input": serde_json::from_str::<Value>(args).unwrap_or_else(|_| json!({})),
-                }]),
-                None => json!([{ "type": "text", "text": r.text() }]),
-            };
-            json!({
-                "id": format!("msg_{id}"),
-                "type": "message",
-                "role": "assistant",
-                "model": model,
-                "content": content,
-                "stop_reason": stop_reason(r),
-                "stop_sequence": null,
-                "usage": { "input_tokens": prompt, "output_tokens": completion },
+            let content = [match &r.tool {
+                Some((name, args)) => Block::ToolUse {
+                    id: &tool_id,
+                    name,
+                    input: serde_json::from_str(args).unwrap_or_else(|_| empty_object()),
+                },
+                None => Block::Text { text: r.text() },
+            }];
+            serde_json::to_vec(&AnthropicMessage {
+                id: &id,
+                kind: "message",
+                role: "assistant",
+                model,
+                content: &content,
+                stop_reason: Some(stop_reason(r)),
+                stop_sequence: None,
+                usage: AnthropicUsage {
+                    input_tokens: r.prompt_tokens,
+                    output_tokens: r.completion_tokens(),
+                },
             })
         }
-    }
+    };
+    body.unwrap_or_default()
 }
 
 /// Splits tool arguments in two, as models stream them in fragments.
@@ -289,119 +516,257 @@ fn halves(args: &str) -> [&str; 2] {
     [&args[..mid], &args[mid..]]
 }
 
-/// The SSE events of a streamed reply, as `(event name, JSON data)`; OpenAI
-/// streams end with the `[DONE]` sentinel (data only).
-pub fn stream_events(
+/// A streamed reply, its SSE events made one at a time as the stream is
+/// read (a slow stream holds the reply, not all its events). OpenAI streams
+/// end with the `[DONE]` sentinel (data only).
+pub struct Stream {
     protocol: Protocol,
-    id: &str,
-    model: &str,
+    id: String,
+    tool_id: String,
+    model: String,
     created: u64,
-    r: &Reply,
+    reply: Reply,
     include_usage: bool,
-) -> Vec<(Option<&'static str>, String)> {
-    let (prompt, completion) = (r.prompt_tokens, r.completion_tokens());
-    let mut out = Vec::with_capacity(r.words.len() + 10);
-    match protocol {
-        // Gemini clients reach the loopback model as OpenAI clients (crate::gemini).
-        Protocol::OpenAi | Protocol::Gemini => {
-            let cid = format!("chatcmpl-{id}");
-            let chunk = |delta: Value, finish: Value| {
-                let mut c = json!({
-                    "id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                    "choices": [{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish }],
-                });
-                if include_usage {
-                    c["usage"] = Value::Null;
-                }
-                c.to_string()
-            };
-            out.push((
-                None,
-                chunk(json!({"role": "assistant", "content": ""}), Value::Null),
-            ));
-            for w in &r.words {
-                out.push((None, chunk(json!({ "content": w }), Value::Null)));
-            }
-            if let Some((name, args)) = &r.tool {
-                let first = json!({"tool_calls": [{"index": 0, "id": tool_id(protocol, id), "type": "function", "function": {"name": name, "arguments": ""}}]});
-                out.push((None, chunk(first, Value::Null)));
-                for part in halves(args) {
-                    out.push((
-                        None,
-                        chunk(
-                            json!({"tool_calls": [{"index": 0, "function": {"arguments": part}}]}),
-                            Value::Null,
-                        ),
-                    ));
-                }
-            }
-            out.push((None, chunk(json!({}), json!(finish_reason(r)))));
-            if include_usage {
-                out.push((None, json!({
-                    "id": cid, "object": "chat.completion.chunk", "created": created, "model": model, "choices": [],
-                    "usage": { "prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion },
-                }).to_string()));
-            }
-            out.push((None, "[DONE]".to_owned()));
-        }
-        Protocol::Anthropic => {
-            out.push((Some("message_start"), json!({
-                "type": "message_start",
-                "message": {
-                    "id": format!("msg_{id}"), "type": "message", "role": "assistant", "model": model,
-                    "content": [], "stop_reason": null, "stop_sequence": null,
-                    "usage": { "input_tokens": prompt, "output_tokens": 1 },
-                },
-            }).to_string()));
-            match &r.tool {
-                Some((name, args)) => {
-                    out.push((Some("content_block_start"), json!({
-                        "type": "content_block_start", "index": 0,
-                        "content_block": { "type": "tool_use", "id": tool_id(protocol, id), "name": name, "input": {} },
-                    }).to_string()));
-                    for part in halves(args) {
-                        out.push((Some("content_block_delta"), json!({
-                            "type": "content_block_delta", "index": 0, "delta": { "type": "input_json_delta", "partial_json": part },
-                        }).to_string()));
-                    }
-                }
-                None => {
-                    out.push((Some("content_block_start"), json!({
-                        "type": "content_block_start", "index": 0, "content_block": { "type": "text", "text": "" },
-                    }).to_string()));
-                    out.push((Some("ping"), json!({ "type": "ping" }).to_string()));
-                    for w in &r.words {
-                        out.push((Some("content_block_delta"), json!({
-                            "type": "content_block_delta", "index": 0, "delta": { "type": "text_delta", "text": w },
-                        }).to_string()));
-                    }
-                }
-            }
-            out.push((
-                Some("content_block_stop"),
-                json!({ "type": "content_block_stop", "index": 0 }).to_string(),
-            ));
-            out.push((
-                Some("message_delta"),
-                json!({
-                    "type": "message_delta",
-                    "delta": { "stop_reason": stop_reason(r), "stop_sequence": null },
-                    "usage": { "output_tokens": completion },
-                })
-                .to_string(),
-            ));
-            out.push((
-                Some("message_stop"),
-                json!({ "type": "message_stop" }).to_string(),
-            ));
+    next: usize,
+}
+
+impl Stream {
+    pub fn new(
+        protocol: Protocol,
+        id: &str,
+        model: &str,
+        created: u64,
+        reply: Reply,
+        include_usage: bool,
+    ) -> Self {
+        let (id, tool_id) = ids(protocol, id);
+        Stream {
+            protocol,
+            id,
+            tool_id,
+            model: model.to_owned(),
+            created,
+            reply,
+            include_usage,
+            next: 0,
         }
     }
-    out
+
+    /// Appends the next event to `out`; `false` once every event was written.
+    pub fn write_next(&mut self, out: &mut BytesMut) -> bool {
+        let i = self.next;
+        self.next += 1;
+        match self.protocol {
+            Protocol::OpenAi | Protocol::Gemini => self.openai(i, out),
+            Protocol::Anthropic => self.anthropic(i, out),
+        }
+    }
+
+    /// The `i`th chunk of an OpenAI stream: the role, each word (or the tool
+    /// call's start and its arguments in two fragments), the finish reason,
+    /// the usage chunk when asked for, `[DONE]`.
+    fn openai(&self, i: usize, out: &mut BytesMut) -> bool {
+        let r = &self.reply;
+        let words = r.ends.len();
+        let tool_parts = if r.tool.is_some() { 3 } else { 0 };
+        let finish = words + tool_parts + 1;
+        let mut chunk = |delta: Delta<'_>, finish_reason: Option<&'static str>| {
+            Chunk {
+                id: &self.id,
+                object: "chat.completion.chunk",
+                created: self.created,
+                model: &self.model,
+                choices: &[],
+                usage: self.include_usage.then_some(None),
+            }
+            .with_choice(delta, finish_reason, out)
+        };
+        if i == 0 {
+            chunk(
+                Delta {
+                    role: Some("assistant"),
+                    content: Some(""),
+                    ..Delta::default()
+                },
+                None,
+            );
+        } else if i <= words {
+            chunk(
+                Delta {
+                    content: Some(r.word(i - 1)),
+                    ..Delta::default()
+                },
+                None,
+            );
+        } else if i < finish {
+            let (name, args) = r
+                .tool
+                .as_ref()
+                .map(|(n, a)| (n.as_str(), a.as_str()))
+                .unwrap_or_default();
+            let call = match i - words {
+                1 => ToolCall {
+                    index: Some(0),
+                    id: Some(&self.tool_id),
+                    kind: Some("function"),
+                    function: Function {
+                        name: Some(name),
+                        arguments: "",
+                    },
+                },
+                part => ToolCall {
+                    index: Some(0),
+                    id: None,
+                    kind: None,
+                    function: Function {
+                        name: None,
+                        arguments: halves(args)[part - 2],
+                    },
+                },
+            };
+            chunk(
+                Delta {
+                    tool_calls: Some([call]),
+                    ..Delta::default()
+                },
+                None,
+            );
+        } else if i == finish {
+            chunk(Delta::default(), Some(finish_reason(r)));
+        } else if i == finish + 1 && self.include_usage {
+            encode_json(
+                out,
+                None,
+                &Chunk {
+                    id: &self.id,
+                    object: "chat.completion.chunk",
+                    created: self.created,
+                    model: &self.model,
+                    choices: &[],
+                    usage: Some(Some(OpenAiUsage::of(r))),
+                },
+            );
+        } else if i == finish + 1 + usize::from(self.include_usage) {
+            crate::sse::encode(out, None, "[DONE]");
+        } else {
+            return false;
+        }
+        true
+    }
+
+    /// The `i`th event of an Anthropic stream: `message_start`, the content
+    /// block (text: a `ping` and one delta per word; a tool call: its input
+    /// in two `input_json_delta` fragments), `message_delta`, `message_stop`.
+    fn anthropic(&self, i: usize, out: &mut BytesMut) -> bool {
+        let r = &self.reply;
+        let deltas = match &r.tool {
+            Some(_) => 2,
+            None => 1 + r.ends.len(),
+        };
+        let event = match i {
+            0 => AnthropicEvent::MessageStart {
+                message: AnthropicMessage {
+                    id: &self.id,
+                    kind: "message",
+                    role: "assistant",
+                    model: &self.model,
+                    content: &[],
+                    stop_reason: None,
+                    stop_sequence: None,
+                    usage: AnthropicUsage {
+                        input_tokens: r.prompt_tokens,
+                        output_tokens: 1,
+                    },
+                },
+            },
+            1 => AnthropicEvent::ContentBlockStart {
+                index: 0,
+                content_block: match &r.tool {
+                    Some((name, _)) => Block::ToolUse {
+                        id: &self.tool_id,
+                        name,
+                        input: empty_object(),
+                    },
+                    None => Block::Text { text: "" },
+                },
+            },
+            i if i < 2 + deltas => match &r.tool {
+                Some((_, args)) => AnthropicEvent::ContentBlockDelta {
+                    index: 0,
+                    delta: BlockDelta::InputJsonDelta {
+                        partial_json: halves(args)[i - 2],
+                    },
+                },
+                None if i == 2 => AnthropicEvent::Ping,
+                None => AnthropicEvent::ContentBlockDelta {
+                    index: 0,
+                    delta: BlockDelta::TextDelta {
+                        text: r.word(i - 3),
+                    },
+                },
+            },
+            i if i == 2 + deltas => AnthropicEvent::ContentBlockStop { index: 0 },
+            i if i == 3 + deltas => AnthropicEvent::MessageDelta {
+                delta: StopDelta {
+                    stop_reason: stop_reason(r),
+                    stop_sequence: None,
+                },
+                usage: OutputUsage {
+                    output_tokens: r.completion_tokens(),
+                },
+            },
+            i if i == 4 + deltas => AnthropicEvent::MessageStop,
+            _ => return false,
+        };
+        encode_json(out, Some(event.name()), &event);
+        true
+    }
+}
+
+impl Chunk<'_> {
+    /// Writes this chunk with one choice.
+    fn with_choice(
+        self,
+        delta: Delta<'_>,
+        finish_reason: Option<&'static str>,
+        out: &mut BytesMut,
+    ) {
+        let choices = [ChunkChoice {
+            index: 0,
+            delta,
+            logprobs: None,
+            finish_reason,
+        }];
+        encode_json(
+            out,
+            None,
+            &Chunk {
+                choices: &choices,
+                ..self
+            },
+        );
+    }
+}
+
+/// Appends one SSE event whose data is `value` as JSON (compact JSON has no
+/// line breaks, so it is one `data:` line).
+fn encode_json(out: &mut BytesMut, event: Option<&str>, value: &impl Serialize) {
+    use bytes::BufMut;
+    if let Some(e) = event {
+        out.extend_from_slice(b"event: ");
+        out.extend_from_slice(e.as_bytes());
+        out.extend_from_slice(b"\n");
+    }
+    out.extend_from_slice(b"data: ");
+    // Writing into memory cannot fail, and these shapes always serialize.
+    let _ = serde_json::to_writer(out.writer(), value);
+    out.extend_from_slice(b"\n\n");
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn deterministic_reply() {
@@ -439,11 +804,182 @@ mod tests {
         let after = json!({"messages":[{"role":"user","content":"x"},{"role":"tool","tool_call_id":"c","content":"sunny"}],
             "tool_choice":"required","tools":[{"type":"function","function":{"name":"w"}}]});
         let r = reply(&after);
-        assert_eq!(
-            (r.tool.clone(), r.text()),
-            (None, "loopback: sunny".to_owned())
-        );
+        assert_eq!((r.tool.clone(), r.text()), (None, "loopback: sunny"));
         let auto = json!({"messages":[{"role":"user","content":"x"}],"tool_choice":"auto","tools":[{"type":"function","function":{"name":"w"}}]});
         assert!(reply(&auto).tool.is_none());
+    }
+
+    /// Every event of a streamed reply: (event name, data as JSON; `[DONE]` as a string).
+    fn stream(protocol: Protocol, r: &Reply, include_usage: bool) -> Vec<(Option<String>, Value)> {
+        let mut s = Stream::new(protocol, "abc", "m", 7, r.clone(), include_usage);
+        let mut out = BytesMut::new();
+        while s.write_next(&mut out) {}
+        assert!(!s.write_next(&mut out), "a finished stream stays finished");
+        tokgateway_protocol::sse::Decoder::default()
+            .feed(&out)
+            .into_iter()
+            .map(|e| {
+                let data = serde_json::from_str(&e.data).unwrap_or(Value::String(e.data));
+                (e.event, data)
+            })
+            .collect()
+    }
+
+    fn whole(protocol: Protocol, r: &Reply) -> Value {
+        serde_json::from_slice(&response(protocol, "abc", "m", 7, r)).unwrap()
+    }
+
+    const TOOL_REQUEST: &str = r#"{"messages":[{"role":"user","content":"Zürich"}],"tool_choice":"required",
+        "tools":[{"type":"function","function":{"name":"weather","parameters":{"properties":{"city":{"type":"string"}}}}}]}"#;
+
+    #[test]
+    fn openai_stream_carries_the_reply_and_its_usage() {
+        let r = reply(&json!({"messages":[{"role":"user","content":"hello  big world"}]}));
+        let full = whole(Protocol::OpenAi, &r);
+        assert_eq!(full["id"], "chatcmpl-abc");
+        assert_eq!(
+            full["choices"][0]["message"]["content"],
+            "loopback: hello big world"
+        );
+        assert_eq!(full["choices"][0]["finish_reason"], "stop");
+        assert_eq!(full["usage"]["completion_tokens"], 4);
+        assert!(full["choices"][0]["message"].get("tool_calls").is_none());
+        let events = stream(Protocol::OpenAi, &r, true);
+        let (last, chunks) = events.split_last().unwrap();
+        assert_eq!(last.1, "[DONE]");
+        let (usage, chunks) = chunks.split_last().unwrap();
+        assert_eq!(usage.1["choices"], json!([]));
+        assert_eq!(usage.1["usage"], full["usage"]);
+        assert_eq!(
+            chunks[0].1["choices"][0]["delta"],
+            json!({"role": "assistant", "content": ""})
+        );
+        let text: String = chunks
+            .iter()
+            .filter_map(|c| c.1["choices"][0]["delta"]["content"].as_str())
+            .collect();
+        assert_eq!(text, "loopback: hello big world");
+        for (name, c) in chunks {
+            assert_eq!(
+                (name, &c["id"], &c["object"], &c["usage"]),
+                (
+                    &None,
+                    &json!("chatcmpl-abc"),
+                    &json!("chat.completion.chunk"),
+                    &Value::Null
+                )
+            );
+        }
+        assert_eq!(
+            chunks.last().unwrap().1["choices"][0]["finish_reason"],
+            "stop"
+        );
+        // Without include_usage: no usage chunk and no usage key.
+        let plain = stream(Protocol::OpenAi, &r, false);
+        assert_eq!(plain.len(), events.len() - 1);
+        assert!(plain.iter().all(|(_, c)| c.get("usage").is_none()));
+    }
+
+    #[test]
+    fn streamed_tool_calls_rebuild_the_arguments() {
+        let r = reply(&serde_json::from_str(TOOL_REQUEST).unwrap());
+        let full = whole(Protocol::OpenAi, &r);
+        let call = &full["choices"][0]["message"]["tool_calls"][0];
+        assert_eq!(full["choices"][0]["message"]["content"], Value::Null);
+        assert_eq!(
+            (&call["id"], &call["type"], &call["function"]["name"]),
+            (&json!("call_abc"), &json!("function"), &json!("weather"))
+        );
+        assert_eq!(call["function"]["arguments"], r#"{"city":"Zürich"}"#);
+        let events = stream(Protocol::OpenAi, &r, false);
+        let calls: Vec<&Value> = events
+            .iter()
+            .filter_map(|(_, c)| c["choices"][0]["delta"].get("tool_calls"))
+            .collect();
+        assert_eq!(calls[0][0]["id"], "call_abc");
+        assert_eq!(calls[0][0]["function"]["name"], "weather");
+        let args: String = calls
+            .iter()
+            .filter_map(|c| c[0]["function"]["arguments"].as_str())
+            .collect();
+        assert_eq!(args, r#"{"city":"Zürich"}"#);
+        assert_eq!(
+            events[events.len() - 2].1["choices"][0]["finish_reason"],
+            "tool_calls"
+        );
+
+        let full = whole(Protocol::Anthropic, &r);
+        assert_eq!(
+            full["content"],
+            json!([{"type": "tool_use", "id": "toolu_abc", "name": "weather", "input": {"city": "Zürich"}}])
+        );
+        assert_eq!(full["stop_reason"], "tool_use");
+        let events = stream(Protocol::Anthropic, &r, false);
+        assert_eq!(
+            events[1].1["content_block"],
+            json!({"type": "tool_use", "id": "toolu_abc", "name": "weather", "input": {}})
+        );
+        let json: String = events
+            .iter()
+            .filter_map(|(_, e)| e["delta"]["partial_json"].as_str())
+            .collect();
+        assert_eq!(
+            serde_json::from_str::<Value>(&json).unwrap(),
+            full["content"][0]["input"]
+        );
+    }
+
+    #[test]
+    fn anthropic_stream_follows_the_messages_event_order() {
+        let r = reply(
+            &json!({"max_tokens": 3, "messages":[{"role":"user","content":"one two three"}]}),
+        );
+        let full = whole(Protocol::Anthropic, &r);
+        assert_eq!(
+            full["content"],
+            json!([{"type": "text", "text": "loopback: one two"}])
+        );
+        assert_eq!(
+            (
+                &full["id"],
+                &full["stop_reason"],
+                &full["usage"]["output_tokens"]
+            ),
+            (&json!("msg_abc"), &json!("max_tokens"), &json!(3))
+        );
+        let events = stream(Protocol::Anthropic, &r, true);
+        let names: Vec<&str> = events.iter().map(|(n, _)| n.as_deref().unwrap()).collect();
+        assert_eq!(
+            names,
+            [
+                "message_start",
+                "content_block_start",
+                "ping",
+                "content_block_delta",
+                "content_block_delta",
+                "content_block_delta",
+                "content_block_stop",
+                "message_delta",
+                "message_stop"
+            ]
+        );
+        for (name, e) in &events {
+            assert_eq!(e["type"], name.as_deref().unwrap());
+        }
+        assert_eq!(events[0].1["message"]["content"], json!([]));
+        assert_eq!(
+            events[0].1["message"]["usage"]["input_tokens"],
+            full["usage"]["input_tokens"]
+        );
+        let text: String = events
+            .iter()
+            .filter_map(|(_, e)| e["delta"]["text"].as_str())
+            .collect();
+        assert_eq!(text, "loopback: one two");
+        assert_eq!(
+            events[7].1["delta"],
+            json!({"stop_reason": "max_tokens", "stop_sequence": null})
+        );
+        assert_eq!(events[7].1["usage"], json!({"output_tokens": 3}));
     }
 }
