@@ -436,18 +436,23 @@ fn empty_object() -> &'static RawValue {
 }
 
 /// The ids of a reply in `protocol`, made from the request's id: the
-/// response's and the tool call's.
-fn ids(protocol: Protocol, id: &str) -> (String, String) {
-    match protocol {
+/// response's, and the tool call's when the reply is one.
+fn ids(protocol: Protocol, id: &str, r: &Reply) -> (String, String) {
+    let (reply, tool) = match protocol {
         // Gemini clients reach the loopback model as OpenAI clients (crate::gemini).
-        Protocol::OpenAi | Protocol::Gemini => (format!("chatcmpl-{id}"), format!("call_{id}")),
-        Protocol::Anthropic => (format!("msg_{id}"), format!("toolu_{id}")),
-    }
+        Protocol::OpenAi | Protocol::Gemini => ("chatcmpl-", "call_"),
+        Protocol::Anthropic => ("msg_", "toolu_"),
+    };
+    let tool = match r.tool {
+        Some(_) => [tool, id].concat(),
+        None => String::new(),
+    };
+    ([reply, id].concat(), tool)
 }
 
 /// A non-streaming response body in `protocol`.
 pub fn response(protocol: Protocol, id: &str, model: &str, created: u64, r: &Reply) -> Vec<u8> {
-    let (id, tool_id) = ids(protocol, id);
+    let (id, tool_id) = ids(protocol, id, r);
     let body = match protocol {
         Protocol::OpenAi | Protocol::Gemini => {
             let tool_calls = r.tool.as_ref().map(|(name, args)| {
@@ -539,7 +544,7 @@ impl Stream {
         reply: Reply,
         include_usage: bool,
     ) -> Self {
-        let (id, tool_id) = ids(protocol, id);
+        let (id, tool_id) = ids(protocol, id, &reply);
         Stream {
             protocol,
             id,
