@@ -172,3 +172,20 @@ async fn https_upstream_is_verified() {
     stop(untrusted);
     upstream.stop().await;
 }
+
+/// HTTP/1 request heads up to 8 KiB are served; a larger one is refused with
+/// 431 (not a hang or a dropped connection).
+#[tokio::test]
+async fn request_heads_up_to_8_kib() {
+    let gw = gateway("", &[]).await;
+    let c = reqwest::Client::new();
+    let send = |pad: usize| {
+        c.post(format!("{}/v1/chat/completions", gw.url))
+            .header("x-pad", "a".repeat(pad))
+            .json(&json!({"model": "loopback", "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+    };
+    assert_eq!(send(7000).await.unwrap().status(), 200);
+    assert_eq!(send(9000).await.unwrap().status(), 431);
+    gw.stop().await;
+}
