@@ -1000,12 +1000,13 @@ async fn loopback_answer(
     request_id: &str,
     mut guard: RecordGuard,
 ) -> Response {
-    let request: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
-    if let Err(e) = loopback::validate(protocol, &request) {
-        guard.finish(400, Some(e.kind()));
-        return e.into_response();
-    }
-    let reply = loopback::reply(&request);
+    let reply = match loopback::answer(protocol, body) {
+        Ok(r) => r,
+        Err(e) => {
+            guard.finish(400, Some(e.kind()));
+            return e.into_response();
+        }
+    };
     guard.set_usage(reply.prompt_tokens, reply.completion_tokens());
     let created = unix_now();
     let id = request_id.trim_start_matches("req_");

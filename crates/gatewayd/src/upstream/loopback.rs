@@ -10,7 +10,9 @@
 //! are estimated as one per four characters.
 
 use bytes::BytesMut;
-use serde::Serialize;
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -54,58 +56,130 @@ pub fn estimate_tokens(text: &str) -> u64 {
     (text.chars().count() as u64).div_ceil(4)
 }
 
-/// Every piece of text in a message `content` (string or content parts/blocks).
-fn content_text(content: &Value, out: &mut String) {
-    match content {
-        Value::String(s) => out.push_str(s),
-        Value::Array(parts) => {
-            for p in parts {
-                if let Some(t) = p.get("text").and_then(Value::as_str) {
-                    out.push_str(t);
-                } else if let Some(c) = p.get("content") {
-                    content_text(c, out);
-                }
-            }
-        }
-        _ => {}
+/// The parts of a chat request (either protocol) the loopback model reads,
+/// each kept as the request's own JSON text until it is looked at: a value
+/// of an unexpected type is then treated as absent, as a lookup in a parsed
+/// document would, without the document being parsed into a tree.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Request<'a> {
+    #[serde(borrow)]
+    system: Option<&'a RawValue>,
+    #[serde(borrow)]
+    messages: Option<&'a RawValue>,
+    #[serde(borrow)]
+    max_tokens: Option<&'a RawValue>,
+    #[serde(borrow)]
+    max_completion_tokens: Option<&'a RawValue>,
+    #[serde(borrow)]
+    tools: Option<&'a RawValue>,
+    #[serde(borrow)]
+    tool_choice: Option<&'a RawValue>,
+}
+
+/// A message, or a content part or block: what the reply reads of them.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Part<'a> {
+    #[serde(borrow)]
+    role: Option<&'a RawValue>,
+    #[serde(borrow)]
+    content: Option<&'a RawValue>,
+    #[serde(borrow)]
+    text: Option<&'a RawValue>,
+    #[serde(borrow, rename = "type")]
+    kind: Option<&'a RawValue>,
+}
+
+/// The elements of a JSON array, `None` for anything else.
+fn elements(raw: &RawValue) -> Option<Vec<&RawValue>> {
+    serde_json::from_str(raw.get()).ok()
+}
+
+/// The fields of a JSON object (`None` for anything else).
+fn part(raw: &RawValue) -> Option<Part<'_>> {
+    serde_json::from_str(raw.get()).ok()
+}
+
+/// A JSON string's text, `None` for anything else.
+fn string(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let json = raw.get();
+    if !json.starts_with('"') {
+        return None;
+    }
+    match serde_json::from_str::<&str>(json) {
+        Ok(s) => Some(Cow::Borrowed(s)),
+        // Escapes: the text differs from the JSON's bytes.
+        Err(_) => serde_json::from_str::<String>(json).ok().map(Cow::Owned),
     }
 }
 
-/// The checks a real upstream would make before answering: `messages` is a
-/// non-empty array of objects with a role, and Anthropic requests carry `max_tokens`.
-pub fn validate(protocol: Protocol, request: &Value) -> Result<(), ApiError> {
-    let bad = |msg: &str, param: &str| {
-        Err(ApiError::bad_request(protocol, msg.to_owned()).with_param(param))
-    };
-    let Some(messages) = request.get("messages").and_then(Value::as_array) else {
-        return bad("`messages` must be an array of messages", "messages");
-    };
-    if messages.is_empty() {
-        return bad("`messages` must contain at least one message", "messages");
+/// Every piece of text in a message `content` (string or content parts/blocks).
+fn content_text(content: &RawValue, out: &mut String) {
+    if let Some(s) = string(content) {
+        out.push_str(&s);
+        return;
     }
-    for (i, m) in messages.iter().enumerate() {
-        if m.get("role").and_then(Value::as_str).is_none() {
-            return bad(
-                &format!("messages[{i}].role is required"),
-                &format!("messages[{i}].role"),
-            );
+    for p in elements(content)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(part)
+    {
+        if let Some(t) = p.text.and_then(string) {
+            out.push_str(&t);
+        } else if let Some(c) = p.content {
+            content_text(c, out);
         }
     }
-    if protocol == Protocol::Anthropic
-        && request.get("max_tokens").and_then(Value::as_u64).is_none()
-    {
-        return bad(
-            "`max_tokens` is required and must be a positive integer",
-            "max_tokens",
-        );
+}
+
+/// The checks a real upstream would make before answering (`messages` is a
+/// non-empty array of objects with a role, and Anthropic requests carry
+/// `max_tokens`), then the reply. `body` is the request as the client sent it.
+pub fn answer(protocol: Protocol, body: &[u8]) -> Result<Reply, ApiError> {
+    let bad = |msg: String, param: String| ApiError::bad_request(protocol, msg).with_param(&param);
+    let request: Request<'_> = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(protocol, format!("request body is not valid: {e}")))?;
+    let messages = request.messages.and_then(elements).ok_or_else(|| {
+        bad(
+            "`messages` must be an array of messages".into(),
+            "messages".into(),
+        )
+    })?;
+    if messages.is_empty() {
+        return Err(bad(
+            "`messages` must contain at least one message".into(),
+            "messages".into(),
+        ));
     }
-    Ok(())
+    for (i, m) in messages.iter().enumerate() {
+        if part(m).and_then(|m| m.role).and_then(string).is_none() {
+            return Err(bad(
+                format!("messages[{i}].role is required"),
+                format!("messages[{i}].role"),
+            ));
+        }
+    }
+    if protocol == Protocol::Anthropic && request.max_tokens.and_then(number).is_none() {
+        return Err(bad(
+            "`max_tokens` is required and must be a positive integer".into(),
+            "max_tokens".into(),
+        ));
+    }
+    Ok(reply_to(&request))
+}
+
+/// A non-negative integer, `None` for anything else.
+fn number(raw: &RawValue) -> Option<u64> {
+    serde_json::from_str(raw.get()).ok()
 }
 
 /// The count_tokens estimate of a chat or messages request: its prompt
 /// (system and messages) and its tool definitions.
 pub fn request_tokens(request: &Value) -> u64 {
-    let mut tokens = reply(request).prompt_tokens;
+    let body = serde_json::to_vec(request).unwrap_or_default();
+    let parsed: Request<'_> = serde_json::from_slice(&body).unwrap_or_default();
+    let mut tokens = reply_to(&parsed).prompt_tokens;
     if let Some(tools) = request.get("tools") {
         tokens += estimate_tokens(&tools.to_string());
     }
@@ -113,32 +187,34 @@ pub fn request_tokens(request: &Value) -> u64 {
 }
 
 /// Computes the reply to a chat request of either protocol.
-pub fn reply(request: &Value) -> Reply {
+fn reply_to(request: &Request<'_>) -> Reply {
     let mut prompt = String::new();
-    if let Some(system) = request.get("system") {
+    if let Some(system) = request.system {
         content_text(system, &mut prompt);
     }
-    let mut last_user = String::new();
-    for m in request
-        .get("messages")
-        .and_then(Value::as_array)
+    let messages: Vec<Part<'_>> = request
+        .messages
+        .and_then(elements)
+        .unwrap_or_default()
         .into_iter()
-        .flatten()
-    {
+        .map(|m| part(m).unwrap_or_default())
+        .collect();
+    let mut last_user = String::new();
+    for m in &messages {
         let mut text = String::new();
-        if let Some(c) = m.get("content") {
+        if let Some(c) = m.content {
             content_text(c, &mut text);
         }
         prompt.push_str(&text);
-        let role = m.get("role").and_then(Value::as_str);
-        if matches!(role, Some("user" | "tool")) && !text.trim().is_empty() {
+        let role = m.role.and_then(string);
+        if matches!(role.as_deref(), Some("user" | "tool")) && !text.trim().is_empty() {
             last_user = text;
         }
     }
     let max = request
-        .get("max_tokens")
-        .or_else(|| request.get("max_completion_tokens"))
-        .and_then(Value::as_u64)
+        .max_tokens
+        .or(request.max_completion_tokens)
+        .and_then(number)
         .unwrap_or(u64::MAX);
     let mut text = String::with_capacity(last_user.len() + 10);
     let mut ends = Vec::new();
@@ -155,17 +231,15 @@ pub fn reply(request: &Value) -> Reply {
         text.truncate(ends.last().copied().unwrap_or(0));
     }
 
-    let last_is_tool_result = request
-        .get("messages")
-        .and_then(Value::as_array)
-        .and_then(|m| m.last())
-        .is_some_and(|m| {
-            m.get("role").and_then(Value::as_str) == Some("tool")
-                || m.get("content").and_then(Value::as_array).is_some_and(|c| {
-                    c.iter()
-                        .any(|b| b.get("type").and_then(Value::as_str) == Some("tool_result"))
-                })
-        });
+    let last_is_tool_result = messages.last().is_some_and(|m| {
+        m.role.and_then(string).as_deref() == Some("tool")
+            || m.content.and_then(elements).is_some_and(|blocks| {
+                blocks
+                    .into_iter()
+                    .filter_map(part)
+                    .any(|b| b.kind.and_then(string).as_deref() == Some("tool_result"))
+            })
+    });
     let tool = if last_is_tool_result {
         None
     } else {
@@ -185,10 +259,11 @@ pub fn reply(request: &Value) -> Reply {
 }
 
 /// The tool `tool_choice` forces, with arguments built from its schema.
-fn forced_tool(request: &Value, text: &str) -> Option<(String, String)> {
-    let tools = request.get("tools")?.as_array()?;
-    let choice = request.get("tool_choice")?;
-    let named = match choice {
+fn forced_tool(request: &Request<'_>, text: &str) -> Option<(String, String)> {
+    let choice: Value = serde_json::from_str(request.tool_choice?.get()).ok()?;
+    let tools: Value = serde_json::from_str(request.tools?.get()).ok()?;
+    let tools = tools.as_array()?;
+    let named = match &choice {
         Value::String(s) if s == "required" => None,
         Value::Object(o) => match o.get("type").and_then(Value::as_str) {
             Some("any") => None,
@@ -773,6 +848,12 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// The reply to `request`, unvalidated.
+    fn reply(request: &Value) -> Reply {
+        let body = serde_json::to_vec(request).unwrap();
+        reply_to(&serde_json::from_slice(&body).unwrap())
+    }
+
     #[test]
     fn deterministic_reply() {
         let req = json!({"model":"loopback","max_tokens":3,"messages":[
@@ -986,5 +1067,72 @@ mod tests {
             json!({"stop_reason": "max_tokens", "stop_sequence": null})
         );
         assert_eq!(events[7].1["usage"], json!({"output_tokens": 3}));
+    }
+
+    #[test]
+    fn requests_are_checked_like_an_upstream_would() {
+        let refused = |protocol, body: &str| {
+            let e = answer(protocol, body.as_bytes()).unwrap_err();
+            (
+                e.status.as_u16(),
+                e.body()["error"]["message"].as_str().unwrap().to_owned(),
+            )
+        };
+        let must_be_array = (400, "`messages` must be an array of messages".to_owned());
+        assert_eq!(refused(Protocol::OpenAi, r#"{"model":"m"}"#), must_be_array);
+        assert_eq!(
+            refused(Protocol::OpenAi, r#"{"messages":"hi"}"#),
+            must_be_array
+        );
+        assert_eq!(
+            refused(Protocol::OpenAi, r#"{"messages":[]}"#).1,
+            "`messages` must contain at least one message"
+        );
+        for body in [
+            r#"{"messages":[{"role":"user","content":"a"},{"content":"b"}]}"#,
+            r#"{"messages":[{"role":"user","content":"a"},"b"]}"#,
+            r#"{"messages":[{"role":"user","content":"a"},{"role":7}]}"#,
+        ] {
+            assert_eq!(
+                refused(Protocol::OpenAi, body).1,
+                "messages[1].role is required",
+                "{body}"
+            );
+        }
+        let no_max = r#"{"messages":[{"role":"user","content":"a"}]}"#;
+        assert!(answer(Protocol::OpenAi, no_max.as_bytes()).is_ok());
+        assert_eq!(
+            refused(Protocol::Anthropic, no_max).1,
+            "`max_tokens` is required and must be a positive integer"
+        );
+        let null_max = r#"{"max_tokens":null,"messages":[{"role":"user","content":"a"}]}"#;
+        assert!(answer(Protocol::Anthropic, null_max.as_bytes()).is_err());
+        assert!(
+            !answer(Protocol::OpenAi, null_max.as_bytes())
+                .unwrap()
+                .truncated
+        );
+    }
+
+    #[test]
+    fn text_is_read_from_every_content_shape() {
+        // Escaped strings, parts of unexpected shapes (skipped), tool results
+        // nesting their content, a system prompt as blocks.
+        let body = r#"{"system":[{"type":"text","text":"sys"}],"max_tokens":9,"messages":[
+            {"role":"user","content":"caf\u00e9 \"quoted\"\tword"},
+            {"role":"assistant","content":[{"type":"tool_use","id":"t","name":"n","input":{}}]},
+            {"role":"user","content":[7,null,{"type":"tool_result","tool_use_id":"t","content":[{"type":"text","text":"sunny"}]}]}
+        ]}"#;
+        let r = answer(Protocol::Anthropic, body.as_bytes()).unwrap();
+        assert_eq!(r.text(), "loopback: sunny");
+        assert!(r.tool.is_none());
+        // sys + café "quoted"<tab>word + sunny
+        assert_eq!(
+            r.prompt_tokens,
+            estimate_tokens("syscafé \"quoted\"\twordsunny")
+        );
+        let first = r#"{"messages":[{"role":"user","content":"caf\u00e9 \"quoted\"\tword"}]}"#;
+        let r = answer(Protocol::OpenAi, first.as_bytes()).unwrap();
+        assert_eq!(r.text(), "loopback: café \"quoted\" word");
     }
 }
