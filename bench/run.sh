@@ -94,6 +94,7 @@ if [ -z "${BENCH_ONLY_LEDGER:-}" ]; then
 run "gatewayd → mock" "$GW_PID" "$GW" "$BODY" "$CONNS"
 run "forwarder → mock, stream" "$FWD_PID" "$FWD" "$SBODY" "$CONNS"
 run "gatewayd → mock, stream" "$GW_PID" "$GW" "$SBODY" "$CONNS"
+run "forwarder → mock (reference)" "$FWD_PID" "$FWD" "$BODY" 64
 run "gatewayd loopback" "$GW_PID" "$GW" "$LBODY" 64
 run "gatewayd loopback, stream" "$GW_PID" "$GW" "$LSBODY" 64
 fi
@@ -125,6 +126,7 @@ ledger_rows() {
   done
   export TOKGATEWAY_DATA_DIR="$CFG/data"
 }
+[ -z "${BENCH_ONLY_LEDGER:-}" ] || run "forwarder → mock (reference)" "$FWD_PID" "$FWD" "$BODY" 64
 ledger_rows
 if [ -n "${BENCH_ONLY_LEDGER:-}" ]; then
   # A quick run of the table rows above only.

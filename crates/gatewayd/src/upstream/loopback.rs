@@ -10,8 +10,6 @@
 //! are estimated as one per four characters.
 
 use bytes::BytesMut;
-use std::borrow::Cow;
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -56,80 +54,36 @@ pub fn estimate_tokens(text: &str) -> u64 {
     (text.chars().count() as u64).div_ceil(4)
 }
 
-/// The parts of a chat request (either protocol) the loopback model reads,
-/// each kept as the request's own JSON text until it is looked at: a value
-/// of an unexpected type is then treated as absent, as a lookup in a parsed
-/// document would, without the document being parsed into a tree.
+/// The parts of a chat request (either protocol) the loopback model reads;
+/// the rest of the body is skipped, not parsed into a tree, and the tool
+/// definitions are parsed only when `tool_choice` could force a call.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct Request<'a> {
-    #[serde(borrow)]
-    system: Option<&'a RawValue>,
-    #[serde(borrow)]
-    messages: Option<&'a RawValue>,
-    #[serde(borrow)]
-    max_tokens: Option<&'a RawValue>,
-    #[serde(borrow)]
-    max_completion_tokens: Option<&'a RawValue>,
+    system: Option<Value>,
+    messages: Option<Value>,
+    max_tokens: Option<Value>,
+    max_completion_tokens: Option<Value>,
     #[serde(borrow)]
     tools: Option<&'a RawValue>,
     #[serde(borrow)]
     tool_choice: Option<&'a RawValue>,
 }
 
-/// A message, or a content part or block: what the reply reads of them.
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Part<'a> {
-    #[serde(borrow)]
-    role: Option<&'a RawValue>,
-    #[serde(borrow)]
-    content: Option<&'a RawValue>,
-    #[serde(borrow)]
-    text: Option<&'a RawValue>,
-    #[serde(borrow, rename = "type")]
-    kind: Option<&'a RawValue>,
-}
-
-/// The elements of a JSON array, `None` for anything else.
-fn elements(raw: &RawValue) -> Option<Vec<&RawValue>> {
-    serde_json::from_str(raw.get()).ok()
-}
-
-/// The fields of a JSON object (`None` for anything else).
-fn part(raw: &RawValue) -> Option<Part<'_>> {
-    serde_json::from_str(raw.get()).ok()
-}
-
-/// A JSON string's text, `None` for anything else.
-fn string(raw: &RawValue) -> Option<Cow<'_, str>> {
-    let json = raw.get();
-    if !json.starts_with('"') {
-        return None;
-    }
-    match serde_json::from_str::<&str>(json) {
-        Ok(s) => Some(Cow::Borrowed(s)),
-        // Escapes: the text differs from the JSON's bytes.
-        Err(_) => serde_json::from_str::<String>(json).ok().map(Cow::Owned),
-    }
-}
-
 /// Every piece of text in a message `content` (string or content parts/blocks).
-fn content_text(content: &RawValue, out: &mut String) {
-    if let Some(s) = string(content) {
-        out.push_str(&s);
-        return;
-    }
-    for p in elements(content)
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(part)
-    {
-        if let Some(t) = p.text.and_then(string) {
-            out.push_str(&t);
-        } else if let Some(c) = p.content {
-            content_text(c, out);
+fn content_text(content: &Value, out: &mut String) {
+    match content {
+        Value::String(s) => out.push_str(s),
+        Value::Array(parts) => {
+            for p in parts {
+                if let Some(t) = p.get("text").and_then(Value::as_str) {
+                    out.push_str(t);
+                } else if let Some(c) = p.get("content") {
+                    content_text(c, out);
+                }
+            }
         }
+        _ => {}
     }
 }
 
@@ -137,41 +91,42 @@ fn content_text(content: &RawValue, out: &mut String) {
 /// non-empty array of objects with a role, and Anthropic requests carry
 /// `max_tokens`), then the reply. `body` is the request as the client sent it.
 pub fn answer(protocol: Protocol, body: &[u8]) -> Result<Reply, ApiError> {
-    let bad = |msg: String, param: String| ApiError::bad_request(protocol, msg).with_param(&param);
+    let bad = |msg: String, param: &str| ApiError::bad_request(protocol, msg).with_param(param);
     let request: Request<'_> = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(protocol, format!("request body is not valid: {e}")))?;
-    let messages = request.messages.and_then(elements).ok_or_else(|| {
-        bad(
+    let Some(messages) = request.messages.as_ref().and_then(Value::as_array) else {
+        return Err(bad(
             "`messages` must be an array of messages".into(),
-            "messages".into(),
-        )
-    })?;
+            "messages",
+        ));
+    };
     if messages.is_empty() {
         return Err(bad(
             "`messages` must contain at least one message".into(),
-            "messages".into(),
+            "messages",
         ));
     }
     for (i, m) in messages.iter().enumerate() {
-        if part(m).and_then(|m| m.role).and_then(string).is_none() {
+        if m.get("role").and_then(Value::as_str).is_none() {
             return Err(bad(
                 format!("messages[{i}].role is required"),
-                format!("messages[{i}].role"),
+                &format!("messages[{i}].role"),
             ));
         }
     }
-    if protocol == Protocol::Anthropic && request.max_tokens.and_then(number).is_none() {
+    if protocol == Protocol::Anthropic
+        && request
+            .max_tokens
+            .as_ref()
+            .and_then(Value::as_u64)
+            .is_none()
+    {
         return Err(bad(
             "`max_tokens` is required and must be a positive integer".into(),
-            "max_tokens".into(),
+            "max_tokens",
         ));
     }
     Ok(reply_to(&request))
-}
-
-/// A non-negative integer, `None` for anything else.
-fn number(raw: &RawValue) -> Option<u64> {
-    serde_json::from_str(raw.get()).ok()
 }
 
 /// The count_tokens estimate of a chat or messages request: its prompt
@@ -189,32 +144,31 @@ pub fn request_tokens(request: &Value) -> u64 {
 /// Computes the reply to a chat request of either protocol.
 fn reply_to(request: &Request<'_>) -> Reply {
     let mut prompt = String::new();
-    if let Some(system) = request.system {
+    if let Some(system) = &request.system {
         content_text(system, &mut prompt);
     }
-    let messages: Vec<Part<'_>> = request
+    let messages: &[Value] = request
         .messages
-        .and_then(elements)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|m| part(m).unwrap_or_default())
-        .collect();
+        .as_ref()
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice);
     let mut last_user = String::new();
-    for m in &messages {
+    for m in messages {
         let mut text = String::new();
-        if let Some(c) = m.content {
+        if let Some(c) = m.get("content") {
             content_text(c, &mut text);
         }
         prompt.push_str(&text);
-        let role = m.role.and_then(string);
-        if matches!(role.as_deref(), Some("user" | "tool")) && !text.trim().is_empty() {
+        let role = m.get("role").and_then(Value::as_str);
+        if matches!(role, Some("user" | "tool")) && !text.trim().is_empty() {
             last_user = text;
         }
     }
     let max = request
         .max_tokens
-        .or(request.max_completion_tokens)
-        .and_then(number)
+        .as_ref()
+        .or(request.max_completion_tokens.as_ref())
+        .and_then(Value::as_u64)
         .unwrap_or(u64::MAX);
     let mut text = String::with_capacity(last_user.len() + 10);
     let mut ends = Vec::new();
@@ -232,12 +186,10 @@ fn reply_to(request: &Request<'_>) -> Reply {
     }
 
     let last_is_tool_result = messages.last().is_some_and(|m| {
-        m.role.and_then(string).as_deref() == Some("tool")
-            || m.content.and_then(elements).is_some_and(|blocks| {
-                blocks
-                    .into_iter()
-                    .filter_map(part)
-                    .any(|b| b.kind.and_then(string).as_deref() == Some("tool_result"))
+        m.get("role").and_then(Value::as_str) == Some("tool")
+            || m.get("content").and_then(Value::as_array).is_some_and(|c| {
+                c.iter()
+                    .any(|b| b.get("type").and_then(Value::as_str) == Some("tool_result"))
             })
     });
     let tool = if last_is_tool_result {
