@@ -1,35 +1,22 @@
 //! Logs with `tracing`: pretty or JSON, to stderr or a rotated file.
 
+use std::io::Write;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
 use tokgateway_core::config::settings::{LogFormat, LogSettings, Rotation};
-use tracing_appender::non_blocking::WorkerGuard;
+
 use tracing_subscriber::EnvFilter;
 
-/// Installs the global subscriber. Keep the guard until exit: it flushes the
-/// file writer. `RUST_LOG`-style overrides come from `TOKGATEWAY_LOG`.
-pub fn init(log: &LogSettings) -> anyhow::Result<Option<WorkerGuard>> {
+/// Installs the global subscriber. Keep the guard until exit: dropping it
+/// writes what is still buffered. `RUST_LOG`-style overrides come from
+/// `TOKGATEWAY_LOG`.
+pub fn init(log: &LogSettings) -> anyhow::Result<Option<LogGuard>> {
     let filter = std::env::var("TOKGATEWAY_LOG")
         .ok()
         .and_then(|f| EnvFilter::try_new(f).ok())
         .map_or_else(|| EnvFilter::try_new(&log.level), Ok)?;
-    // Lines are written by a thread of their own, in batches (one write for
-    // everything logged since the last one), never by an async worker; none is
-    // dropped: a writer that falls 8192 lines behind holds the loggers up.
-    // (The queue's slots are allocated up front: 8192 of them cost 256 KiB.)
-    let background = |w: Box<dyn std::io::Write + Send>| {
-        tracing_appender::non_blocking::NonBlockingBuilder::default()
-            .lossy(false)
-            .buffered_lines_limit(8192)
-            .thread_name("gatewayd-log")
-            .finish(std::io::BufWriter::with_capacity(64 * 1024, w))
-    };
-    let (writer, guard) = match &log.file {
-        None => {
-            let (nb, guard) = background(Box::new(std::io::stderr()));
-            (
-                tracing_subscriber::fmt::writer::BoxMakeWriter::new(nb),
-                Some(guard),
-            )
-        }
+    let out: Box<dyn Write + Send> = match &log.file {
+        None => Box::new(std::io::stderr()),
         Some(path) => {
             let dir = path
                 .parent()
@@ -45,14 +32,12 @@ pub fn init(log: &LogSettings) -> anyhow::Result<Option<WorkerGuard>> {
                 Rotation::Hourly => tracing_appender::rolling::Rotation::HOURLY,
                 Rotation::Never => tracing_appender::rolling::Rotation::NEVER,
             };
-            let appender = tracing_appender::rolling::RollingFileAppender::new(rotation, dir, name);
-            let (nb, guard) = background(Box::new(appender));
-            (
-                tracing_subscriber::fmt::writer::BoxMakeWriter::new(nb),
-                Some(guard),
-            )
+            Box::new(tracing_appender::rolling::RollingFileAppender::new(
+                rotation, dir, name,
+            ))
         }
     };
+    let (writer, guard) = Batched::start(out)?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer);
@@ -69,7 +54,129 @@ pub fn init(log: &LogSettings) -> anyhow::Result<Option<WorkerGuard>> {
     };
     // Already installed (tests running several servers in one process) is fine.
     let _ = result;
-    Ok(guard)
+    Ok(Some(guard))
+}
+
+/// How long the writing thread lets lines gather once one is waiting: one
+/// write (and one wake-up of the thread) per batch, not per line.
+const LINGER: Duration = Duration::from_millis(10);
+
+/// Lines buffered past which loggers wait for the writer (none is dropped).
+const MAX_BUFFERED: usize = 4 << 20;
+
+/// Log lines go into a shared buffer that a thread of its own writes out in
+/// batches, so the threads serving requests never make a system call to log
+/// (but for the first line of a batch, which wakes the writer).
+#[derive(Clone)]
+struct Batched(Arc<Shared>);
+
+struct Shared {
+    state: Mutex<Buffer>,
+    /// Lines are waiting (or the guard is gone).
+    lines: Condvar,
+    /// The buffer was taken: there is room again.
+    room: Condvar,
+}
+
+#[derive(Default)]
+struct Buffer {
+    bytes: Vec<u8>,
+    closed: bool,
+}
+
+impl Batched {
+    fn start(mut out: Box<dyn Write + Send>) -> std::io::Result<(Self, LogGuard)> {
+        let shared = Arc::new(Shared {
+            state: Mutex::default(),
+            lines: Condvar::new(),
+            room: Condvar::new(),
+        });
+        let batched = Batched(shared.clone());
+        let thread = std::thread::Builder::new()
+            .name("gatewayd-log".into())
+            .spawn(move || {
+                let mut spare = Vec::new();
+                loop {
+                    let mut state = shared.lock();
+                    while state.bytes.is_empty() && !state.closed {
+                        state = shared.lines.wait(state).unwrap_or_else(|e| e.into_inner());
+                    }
+                    if !state.closed {
+                        drop(state);
+                        std::thread::sleep(LINGER);
+                        state = shared.lock();
+                    }
+                    let closed = state.closed;
+                    std::mem::swap(&mut state.bytes, &mut spare);
+                    drop(state);
+                    shared.room.notify_all();
+                    // Nowhere to report a failing log writer but the log.
+                    let _ = out.write_all(&spare).and_then(|()| out.flush());
+                    spare.clear();
+                    if closed && shared.lock().bytes.is_empty() {
+                        return;
+                    }
+                }
+            })?;
+        Ok((
+            batched.clone(),
+            LogGuard {
+                batched,
+                thread: Some(thread),
+            },
+        ))
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Buffer> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Write for &Batched {
+    fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
+        let shared = &self.0;
+        let mut state = shared.lock();
+        while state.bytes.len() >= MAX_BUFFERED && !state.closed {
+            state = shared.room.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+        let first = state.bytes.is_empty();
+        state.bytes.extend_from_slice(line);
+        drop(state);
+        if first {
+            shared.lines.notify_one();
+        }
+        Ok(line.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Batched {
+    type Writer = &'a Batched;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self
+    }
+}
+
+/// Writes out what is buffered and stops the log thread when dropped.
+pub struct LogGuard {
+    batched: Batched,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for LogGuard {
+    fn drop(&mut self) {
+        self.batched.0.lock().closed = true;
+        self.batched.0.lines.notify_one();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// The fields of a pretty line, `name=value` separated by spaces, as
@@ -280,5 +387,48 @@ mod tests {
             tracing::error!(target: "t", error = &e as &(dyn std::error::Error + 'static), "write failed");
         });
         assert_eq!(errors, "ERROR t: write failed error=disk \\x1bfull\n");
+    }
+
+    #[test]
+    fn batched_lines_are_all_written_in_order_by_the_guard_at_the_latest() {
+        use std::io::Write;
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let (writer, guard) = super::Batched::start(Box::new(Sink(buf.clone()))).unwrap();
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let writer = &writer;
+                s.spawn(move || {
+                    for i in 0..5000 {
+                        let mut w = writer;
+                        w.write_all(format!("{t} {i}\n").as_bytes()).unwrap();
+                    }
+                });
+            }
+        });
+        drop(guard);
+        let out = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
+        let mut next = [0; 4];
+        for line in out.lines() {
+            let (t, i) = line.split_once(' ').unwrap();
+            let (t, i): (usize, usize) = (t.parse().unwrap(), i.parse().unwrap());
+            assert_eq!(i, next[t], "thread {t}'s lines out of order");
+            next[t] += 1;
+        }
+        assert_eq!(next, [5000; 4]);
+    }
+
+    #[test]
+    fn a_line_is_written_soon_without_the_guard() {
+        use std::io::Write;
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let (writer, _guard) = super::Batched::start(Box::new(Sink(buf.clone()))).unwrap();
+        (&writer).write_all(b"listening\n").unwrap();
+        for _ in 0..200 {
+            if buf.lock().unwrap().as_slice() == b"listening\n" {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        panic!("the line was not written within a second");
     }
 }
