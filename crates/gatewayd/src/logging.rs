@@ -43,18 +43,118 @@ pub fn init(log: &LogSettings) -> anyhow::Result<Option<LogGuard>> {
         .with_writer(writer);
     let result = match log.format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Pretty => builder
-            .fmt_fields(Fields)
-            .with_ansi(
-                log.file.is_none()
-                    && std::io::IsTerminal::is_terminal(&std::io::stderr())
-                    && std::env::var_os("NO_COLOR").is_none(),
-            )
-            .try_init(),
+        LogFormat::Pretty => {
+            let ansi = log.file.is_none()
+                && std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none();
+            let builder = builder.fmt_fields(Fields);
+            if ansi {
+                builder.with_ansi(true).try_init()
+            } else {
+                builder.with_ansi(false).event_format(Line).try_init()
+            }
+        }
     };
     // Already installed (tests running several servers in one process) is fine.
     let _ = result;
     Ok(Some(guard))
+}
+
+/// A pretty line without colors, laid out as tracing-subscriber's default
+/// (`Full`) format lays it out — timestamp, level, spans, target, fields —
+/// with the timestamp's date and time of day written once a second per
+/// thread rather than formatted for every line.
+struct Line;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for Line
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'w> tracing_subscriber::fmt::FormatFields<'w> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut w: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        use tracing_subscriber::fmt::FormatFields;
+        write_timestamp(&mut w, std::time::SystemTime::now())?;
+        let meta = event.metadata();
+        w.write_str(match *meta.level() {
+            tracing::Level::TRACE => "TRACE ",
+            tracing::Level::DEBUG => "DEBUG ",
+            tracing::Level::INFO => " INFO ",
+            tracing::Level::WARN => " WARN ",
+            tracing::Level::ERROR => "ERROR ",
+        })?;
+        if let Some(scope) = ctx.event_scope() {
+            let mut any = false;
+            for span in scope.from_root() {
+                w.write_str(span.metadata().name())?;
+                any = true;
+                let ext = span.extensions();
+                if let Some(fields) = ext.get::<tracing_subscriber::fmt::FormattedFields<N>>()
+                    && !fields.is_empty()
+                {
+                    write!(w, "{{{fields}}}")?;
+                }
+                w.write_char(':')?;
+            }
+            if any {
+                w.write_char(' ')?;
+            }
+        }
+        w.write_str(meta.target())?;
+        w.write_str(": ")?;
+        ctx.format_fields(w.by_ref(), event)?;
+        w.write_char('\n')
+    }
+}
+
+/// Writes `2026-12-01T09:54:02.136046Z ` (RFC 3339, UTC, microseconds).
+fn write_timestamp(w: &mut impl std::fmt::Write, now: std::time::SystemTime) -> std::fmt::Result {
+    use std::fmt::Write as _;
+    thread_local! {
+        /// The second last written, and its date and time of day.
+        static SECOND: std::cell::RefCell<(u64, String)> = const {
+            std::cell::RefCell::new((u64::MAX, String::new()))
+        };
+    }
+    let since = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = since.as_secs();
+    SECOND.with_borrow_mut(|(cached, text)| {
+        if *cached != secs {
+            *cached = secs;
+            text.clear();
+            let (y, m, d) = civil_date(secs / 86_400);
+            let t = secs % 86_400;
+            let _ = write!(
+                text,
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+                t / 3600,
+                t / 60 % 60,
+                t % 60
+            );
+        }
+        write!(w, "{text}.{:06}Z ", since.subsec_micros())
+    })
+}
+
+/// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's
+/// days-to-civil algorithm).
+fn civil_date(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + u64::from(m <= 2);
+    (y, m, d)
 }
 
 /// How long the writing thread lets lines gather once one is waiting: one
@@ -430,5 +530,69 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
         panic!("the line was not written within a second");
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_utc_with_microseconds() {
+        let at = |secs: u64, micros: u64| {
+            let mut out = String::new();
+            let t =
+                std::time::UNIX_EPOCH + std::time::Duration::from_micros(secs * 1_000_000 + micros);
+            super::write_timestamp(&mut out, t).unwrap();
+            out
+        };
+        assert_eq!(at(0, 0), "1970-01-01T00:00:00.000000Z ");
+        assert_eq!(at(951_782_400, 7), "2000-02-29T00:00:00.000007Z ");
+        assert_eq!(at(1_764_583_199, 999_999), "2025-12-01T09:59:59.999999Z ");
+        // The same second again (cached), then the next.
+        assert_eq!(at(1_764_583_199, 1), "2025-12-01T09:59:59.000001Z ");
+        assert_eq!(at(1_790_000_000, 136_046), "2026-09-21T14:13:20.136046Z ");
+        assert_eq!(at(4_102_444_800, 0), "2100-01-01T00:00:00.000000Z ");
+    }
+
+    #[test]
+    fn lines_are_laid_out_as_tracing_subscribers_full_format() {
+        // Ours and tracing-subscriber's, timestamps cut off.
+        let log = |ours: bool| {
+            let buf = Arc::new(Mutex::new(Vec::new()));
+            let sink = buf.clone();
+            let builder = tracing_subscriber::fmt()
+                .with_ansi(false)
+                .with_max_level(tracing::Level::TRACE)
+                .fmt_fields(super::Fields)
+                .with_writer(move || Sink(sink.clone()));
+            let emit = || {
+                tracing::info!(target: "a::b", n = 1_u64, "first");
+                let span = tracing::info_span!("outer", k = "v");
+                let _in = span.enter();
+                let inner = tracing::debug_span!("inner");
+                let _in2 = inner.enter();
+                tracing::error!(target: "c", "second");
+                tracing::trace!("third");
+            };
+            if ours {
+                tracing::subscriber::with_default(builder.event_format(super::Line).finish(), emit);
+            } else {
+                tracing::subscriber::with_default(builder.finish(), emit);
+            }
+            let out = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
+            out.lines()
+                .map(|l| {
+                    assert_eq!(&l[26..28], "Z ", "{l}");
+                    l[28..].to_owned()
+                })
+                .collect::<Vec<_>>()
+        };
+        let ours = log(true);
+        assert_eq!(ours, log(false));
+        assert_eq!(ours[0], " INFO a::b: first n=1");
+        assert_eq!(ours[1], "ERROR outer{k=\"v\"}:inner: c: second");
+        assert!(
+            ours[2].starts_with(
+                "TRACE outer{k=\"v\"}:inner: tokgateway_gatewayd::logging::tests: third"
+            ),
+            "{}",
+            ours[2]
+        );
     }
 }
