@@ -409,3 +409,27 @@ async fn a_version_2_ledger_is_migrated_without_losing_rows() {
     indexes.sort();
     assert_eq!(indexes, ["usage_key", "usage_time"]);
 }
+
+#[tokio::test]
+async fn batches_of_every_size_write_each_row_once() {
+    let (_dir, s, _) = store().await;
+    let t0 = 1_790_000_000_000;
+    let mut total = 0;
+    for n in 1..=70_usize {
+        let batch: Vec<UsageRow> = (0..n)
+            .map(|i| row(&format!("b{n}-{i}"), "m", "u", "k", 1, 1, 0.0, t0))
+            .collect();
+        assert_eq!(
+            s.insert_usage(&batch).await.unwrap(),
+            n as u64,
+            "batch of {n}"
+        );
+        assert_eq!(
+            s.insert_usage(&batch).await.unwrap(),
+            0,
+            "batch of {n} again"
+        );
+        total += n as u64;
+    }
+    assert_eq!(s.usage_count().await.unwrap(), total);
+}
