@@ -213,6 +213,10 @@ impl Batched {
                     // Nowhere to report a failing log writer but the log.
                     let _ = out.write_all(&spare).and_then(|()| out.flush());
                     spare.clear();
+                    // A burst (or a slow disk) must not keep megabytes for good.
+                    if spare.capacity() > 1 << 20 {
+                        spare = Vec::new();
+                    }
                     if closed && shared.lock().bytes.is_empty() {
                         return;
                     }
