@@ -26,10 +26,9 @@ pub struct Decoder {
 impl Decoder {
     /// Feeds bytes; returns the events they complete.
     pub fn feed(&mut self, chunk: &[u8]) -> Vec<Event> {
-        self.feed_framed(chunk)
-            .into_iter()
-            .map(|(e, _)| e)
-            .collect()
+        let mut out = Vec::new();
+        self.feed_each(chunk, |e, _| out.push(e));
+        out
     }
 
     /// Like [`Decoder::feed`], with each event the offset in `chunk` just past
@@ -37,6 +36,13 @@ impl Decoder {
     /// whole events only (a proxy can forward them as they are).
     pub fn feed_framed(&mut self, chunk: &[u8]) -> Vec<(Event, usize)> {
         let mut out = Vec::new();
+        self.feed_each(chunk, |e, end| out.push((e, end)));
+        out
+    }
+
+    /// Hands each event `chunk` completes to `f`, with the offset just past
+    /// the blank line that ended it.
+    fn feed_each(&mut self, chunk: &[u8], mut f: impl FnMut(Event, usize)) {
         let mut at = self.start(chunk);
         while let Some((start, eol)) = self.next_line(chunk, &mut at) {
             let event = if self.buf.is_empty() {
@@ -51,11 +57,10 @@ impl Decoder {
                 event
             };
             if let Some(e) = event {
-                out.push((e, at));
+                f(e, at);
             }
         }
         self.buf.extend_from_slice(&chunk[at..]);
-        out
     }
 
     /// Where events may be cut: the offset in `chunk` just past each blank
