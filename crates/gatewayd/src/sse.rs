@@ -2,7 +2,7 @@
 //! `tokgateway_protocol::sse`; this adds the protocol-shaped error event.
 
 use bytes::BytesMut;
-pub use tokgateway_protocol::sse::{Decoder, Event, encode};
+pub use tokgateway_protocol::sse::{Decoder, Event, encode, encode_json};
 
 use crate::error::{ApiError, Protocol};
 
@@ -12,11 +12,11 @@ pub fn encode_error(out: &mut BytesMut, protocol: Protocol, message: &str) {
     let e = ApiError::new(protocol, axum::http::StatusCode::BAD_GATEWAY, message);
     match protocol {
         Protocol::OpenAi => {
-            encode(out, None, &e.body().to_string());
+            encode_json(out, None, &e.body());
             encode(out, None, "[DONE]");
         }
-        Protocol::Anthropic => encode(out, Some("error"), &e.body().to_string()),
+        Protocol::Anthropic => encode_json(out, Some("error"), &e.body()),
         // Gemini streams carry no error event of their own: the error object as data.
-        Protocol::Gemini => encode(out, None, &e.body().to_string()),
+        Protocol::Gemini => encode_json(out, None, &e.body()),
     }
 }

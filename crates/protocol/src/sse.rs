@@ -139,17 +139,34 @@ impl Decoder {
 
 /// Appends one event.
 pub fn encode(out: &mut BytesMut, event: Option<&str>, data: &str) {
-    if let Some(e) = event {
-        out.extend_from_slice(b"event: ");
-        out.extend_from_slice(e.as_bytes());
-        out.extend_from_slice(b"\n");
-    }
+    encode_name(out, event);
     for line in data.split('\n') {
         out.extend_from_slice(b"data: ");
         out.extend_from_slice(line.as_bytes());
         out.extend_from_slice(b"\n");
     }
     out.extend_from_slice(b"\n");
+}
+
+/// Appends one event whose data is `value` as JSON, serialized in place
+/// (compact JSON has no line breaks: one `data:` line).
+pub fn encode_json(out: &mut BytesMut, event: Option<&str>, value: &impl serde::Serialize) {
+    use bytes::BufMut;
+    encode_name(out, event);
+    out.extend_from_slice(b"data: ");
+    // Writing into memory cannot fail, nor can serializing a JSON value or
+    // a struct of plain fields (what callers pass).
+    let _ = serde_json::to_writer(out.writer(), value);
+    out.extend_from_slice(b"\n\n");
+}
+
+/// The `event:` line of an event that has a name.
+fn encode_name(out: &mut BytesMut, event: Option<&str>) {
+    if let Some(e) = event {
+        out.extend_from_slice(b"event: ");
+        out.extend_from_slice(e.as_bytes());
+        out.extend_from_slice(b"\n");
+    }
 }
 
 #[cfg(test)]
@@ -186,6 +203,24 @@ mod tests {
         }
         let singles: Vec<&[u8]> = bytes.chunks(1).collect();
         assert_eq!(all(&singles), whole);
+    }
+
+    #[test]
+    fn json_events_decode_to_their_value() {
+        let mut out = BytesMut::new();
+        let v = serde_json::json!({"text": "two\nlines", "n": 1});
+        encode_json(&mut out, Some("x"), &v);
+        encode_json(&mut out, None, &v);
+        let events = all(&[&out]);
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0].event.as_deref(), Some("x"));
+        assert_eq!(events[1].event, None);
+        for e in &events {
+            assert_eq!(
+                serde_json::from_str::<serde_json::Value>(&e.data).unwrap(),
+                v
+            );
+        }
     }
 
     #[test]

@@ -666,7 +666,7 @@ impl Stream {
         } else if i == finish {
             chunk(Delta::default(), Some(finish_reason(r)));
         } else if i == finish + 1 && self.include_usage {
-            encode_json(
+            crate::sse::encode_json(
                 out,
                 None,
                 &Chunk {
@@ -750,7 +750,7 @@ impl Stream {
             i if i == 4 + deltas => AnthropicEvent::MessageStop,
             _ => return false,
         };
-        encode_json(out, Some(event.name()), &event);
+        crate::sse::encode_json(out, Some(event.name()), &event);
         true
     }
 }
@@ -769,7 +769,7 @@ impl Chunk<'_> {
             logprobs: None,
             finish_reason,
         }];
-        encode_json(
+        crate::sse::encode_json(
             out,
             None,
             &Chunk {
@@ -778,21 +778,6 @@ impl Chunk<'_> {
             },
         );
     }
-}
-
-/// Appends one SSE event whose data is `value` as JSON (compact JSON has no
-/// line breaks, so it is one `data:` line).
-fn encode_json(out: &mut BytesMut, event: Option<&str>, value: &impl Serialize) {
-    use bytes::BufMut;
-    if let Some(e) = event {
-        out.extend_from_slice(b"event: ");
-        out.extend_from_slice(e.as_bytes());
-        out.extend_from_slice(b"\n");
-    }
-    out.extend_from_slice(b"data: ");
-    // Writing into memory cannot fail, and these shapes always serialize.
-    let _ = serde_json::to_writer(out.writer(), value);
-    out.extend_from_slice(b"\n\n");
 }
 
 #[cfg(test)]
