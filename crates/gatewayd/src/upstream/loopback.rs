@@ -603,15 +603,13 @@ impl Stream {
         let tool_parts = if r.tool.is_some() { 3 } else { 0 };
         let finish = words + tool_parts + 1;
         let mut chunk = |delta: Delta<'_>, finish_reason: Option<&'static str>| {
-            Chunk {
-                id: &self.id,
-                object: "chat.completion.chunk",
-                created: self.created,
-                model: &self.model,
-                choices: &[],
-                usage: self.include_usage.then_some(None),
-            }
-            .with_choice(delta, finish_reason, out)
+            let choice = ChunkChoice {
+                index: 0,
+                delta,
+                logprobs: None,
+                finish_reason,
+            };
+            self.write_chunk(out, &[choice], None);
         };
         if i == 0 {
             chunk(
@@ -666,24 +664,32 @@ impl Stream {
         } else if i == finish {
             chunk(Delta::default(), Some(finish_reason(r)));
         } else if i == finish + 1 && self.include_usage {
-            crate::sse::encode_json(
-                out,
-                None,
-                &Chunk {
-                    id: &self.id,
-                    object: "chat.completion.chunk",
-                    created: self.created,
-                    model: &self.model,
-                    choices: &[],
-                    usage: Some(Some(OpenAiUsage::of(r))),
-                },
-            );
+            self.write_chunk(out, &[], Some(OpenAiUsage::of(r)));
         } else if i == finish + 1 + usize::from(self.include_usage) {
             crate::sse::encode(out, None, "[DONE]");
         } else {
             return false;
         }
         true
+    }
+
+    /// Writes one chunk of an OpenAI stream. It carries `usage` only when
+    /// the client asked for it: `null` but in the usage chunk.
+    fn write_chunk(
+        &self,
+        out: &mut BytesMut,
+        choices: &[ChunkChoice<'_>],
+        usage: Option<OpenAiUsage>,
+    ) {
+        let chunk = Chunk {
+            id: &self.id,
+            object: "chat.completion.chunk",
+            created: self.created,
+            model: &self.model,
+            choices,
+            usage: self.include_usage.then_some(usage),
+        };
+        crate::sse::encode_json(out, None, &chunk);
     }
 
     /// The `i`th event of an Anthropic stream: `message_start`, the content
@@ -752,31 +758,6 @@ impl Stream {
         };
         crate::sse::encode_json(out, Some(event.name()), &event);
         true
-    }
-}
-
-impl Chunk<'_> {
-    /// Writes this chunk with one choice.
-    fn with_choice(
-        self,
-        delta: Delta<'_>,
-        finish_reason: Option<&'static str>,
-        out: &mut BytesMut,
-    ) {
-        let choices = [ChunkChoice {
-            index: 0,
-            delta,
-            logprobs: None,
-            finish_reason,
-        }];
-        crate::sse::encode_json(
-            out,
-            None,
-            &Chunk {
-                choices: &choices,
-                ..self
-            },
-        );
     }
 }
 
