@@ -132,26 +132,21 @@ pub fn answer(protocol: Protocol, body: &[u8]) -> Result<Reply, ApiError> {
 /// The count_tokens estimate of a chat or messages request: its prompt
 /// (system and messages) and its tool definitions.
 pub fn request_tokens(request: &Value) -> u64 {
-    let body = serde_json::to_vec(request).unwrap_or_default();
-    let parsed: Request<'_> = serde_json::from_slice(&body).unwrap_or_default();
-    let mut tokens = reply_to(&parsed).prompt_tokens;
+    let messages = request.get("messages").and_then(Value::as_array);
+    let (mut tokens, _) = read_prompt(request.get("system"), messages.map_or(&[], Vec::as_slice));
     if let Some(tools) = request.get("tools") {
         tokens += estimate_tokens(&tools.to_string());
     }
     tokens
 }
 
-/// Computes the reply to a chat request of either protocol.
-fn reply_to(request: &Request<'_>) -> Reply {
+/// The prompt's estimated tokens (system and messages), and the text of the
+/// last user message or tool result that has any.
+fn read_prompt(system: Option<&Value>, messages: &[Value]) -> (u64, String) {
     let mut prompt = String::new();
-    if let Some(system) = &request.system {
+    if let Some(system) = system {
         content_text(system, &mut prompt);
     }
-    let messages: &[Value] = request
-        .messages
-        .as_ref()
-        .and_then(Value::as_array)
-        .map_or(&[], Vec::as_slice);
     let mut last_user = String::new();
     for m in messages {
         let mut text = String::new();
@@ -164,6 +159,17 @@ fn reply_to(request: &Request<'_>) -> Reply {
             last_user = text;
         }
     }
+    (estimate_tokens(&prompt).max(1), last_user)
+}
+
+/// Computes the reply to a chat request of either protocol.
+fn reply_to(request: &Request<'_>) -> Reply {
+    let messages: &[Value] = request
+        .messages
+        .as_ref()
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice);
+    let (prompt_tokens, last_user) = read_prompt(request.system.as_ref(), messages);
     let max = request
         .max_tokens
         .as_ref()
@@ -204,7 +210,7 @@ fn reply_to(request: &Request<'_>) -> Reply {
     Reply {
         text,
         ends,
-        prompt_tokens: estimate_tokens(&prompt).max(1),
+        prompt_tokens,
         truncated: truncated && tool.is_none(),
         tool,
     }
