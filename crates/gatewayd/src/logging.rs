@@ -10,7 +10,7 @@ use tracing_subscriber::EnvFilter;
 /// Installs the global subscriber. Keep the guard until exit: dropping it
 /// writes what is still buffered. `RUST_LOG`-style overrides come from
 /// `TOKGATEWAY_LOG`.
-pub fn init(log: &LogSettings) -> anyhow::Result<Option<LogGuard>> {
+pub fn init(log: &LogSettings) -> anyhow::Result<LogGuard> {
     let filter = std::env::var("TOKGATEWAY_LOG")
         .ok()
         .and_then(|f| EnvFilter::try_new(f).ok())
@@ -57,7 +57,7 @@ pub fn init(log: &LogSettings) -> anyhow::Result<Option<LogGuard>> {
     };
     // Already installed (tests running several servers in one process) is fine.
     let _ = result;
-    Ok(Some(guard))
+    Ok(guard)
 }
 
 /// A pretty line without colors, laid out as tracing-subscriber's default

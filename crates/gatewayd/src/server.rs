@@ -15,7 +15,7 @@ use tokio_util::task::TaskTracker;
 use crate::app::{self, AppState};
 
 /// The largest HTTP/1 request head (request line and headers) served.
-pub const MAX_HEAD_BYTES: usize = 8192;
+const MAX_HEAD_BYTES: usize = 8192;
 
 /// A bound server, ready to run.
 pub struct Server {
