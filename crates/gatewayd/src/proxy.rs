@@ -713,15 +713,18 @@ impl Passthrough {
         let mut zero_copy = true;
         let mut last = 0;
         for &end in cuts {
-            let earlier = std::mem::take(&mut self.held);
-            let keep = if earlier.is_empty() {
-                self.inspect_raw(&chunk[last..end])
+            let part = &chunk[last..end];
+            // An event begun in an earlier chunk is completed after its start.
+            let mut begun = std::mem::take(&mut self.held);
+            let in_this_chunk = begun.is_empty();
+            let event: &[u8] = if in_this_chunk {
+                part
             } else {
-                let mut whole = earlier.to_vec();
-                whole.extend_from_slice(&chunk[last..end]);
-                self.inspect_raw(&whole)
+                begun.extend_from_slice(part);
+                &begun
             };
-            if keep && earlier.is_empty() && zero_copy {
+            let keep = self.inspect_raw(event);
+            if keep && in_this_chunk && zero_copy {
                 last = end;
                 continue;
             }
@@ -730,8 +733,7 @@ impl Passthrough {
                 zero_copy = false;
             }
             if keep {
-                out.extend_from_slice(&earlier);
-                out.extend_from_slice(&chunk[last..end]);
+                out.extend_from_slice(event);
             }
             last = end;
         }
