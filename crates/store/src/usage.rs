@@ -154,6 +154,7 @@ fn sqlite_insert_sql(rows: usize) -> String {
     )
 }
 
+/// The ledger insert on PostgreSQL: the batch as one JSON parameter.
 const POSTGRES_INSERT: &str = "INSERT INTO usage (id, request_id, time, user_name, key_id, endpoint, requested_model, \
      upstream_model, provider, prompt_tokens, completion_tokens, cost_usd, latency_ms, ttfb_ms, status, error_type, \
      streamed) SELECT id, request_id, time, \"user\", key_id, endpoint, requested_model, upstream_model, provider, \
