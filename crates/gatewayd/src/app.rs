@@ -210,18 +210,23 @@ fn is_proxy_route(path: &str) -> bool {
 
 /// Request id, load shedding, concurrency cap, timeout (see the module doc).
 async fn frame(State(app): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    frame_with(&app, req, |req| next.run(req)).await
+    frame_with(&app, req, |mut req, ctx| {
+        req.extensions_mut().insert(ctx);
+        next.run(req)
+    })
+    .await
 }
 
-/// [`frame`] around `run`, for any request body: the router's layer, and the
-/// chat routes that [`crate::server`] dispatches without the router.
+/// [`frame`] around `run`, for any request body: the router's layer (which
+/// puts the [`RequestCtx`] in the request's extensions), and the chat routes
+/// that [`crate::server`] dispatches without the router (which take it as it is).
 pub(crate) async fn frame_with<B, F, Fut>(
     app: &Arc<AppState>,
-    mut req: axum::http::Request<B>,
+    req: axum::http::Request<B>,
     run: F,
 ) -> Response
 where
-    F: FnOnce(axum::http::Request<B>) -> Fut,
+    F: FnOnce(axum::http::Request<B>, RequestCtx) -> Fut,
     Fut: std::future::Future<Output = Response>,
 {
     let started = Instant::now();
@@ -288,15 +293,16 @@ where
                 .with_retry_after(1)
                 .into_response(),
                 Ok(permit) => {
-                    req.extensions_mut().insert(RequestCtx {
+                    let ctx = RequestCtx {
                         request_id: request_id.clone(),
                         started,
                         permit,
                         identity: identity.clone(),
-                    });
+                    };
                     crate::metrics::IN_FLIGHT.fetch_add(1, Ordering::Relaxed);
                     let r =
-                        tokio::time::timeout(app.settings.server.request_timeout, run(req)).await;
+                        tokio::time::timeout(app.settings.server.request_timeout, run(req, ctx))
+                            .await;
                     crate::metrics::IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
                     r.unwrap_or_else(|_| {
                         ApiError::new(
@@ -310,13 +316,13 @@ where
             }
         }
     } else {
-        req.extensions_mut().insert(RequestCtx {
+        let ctx = RequestCtx {
             request_id: request_id.clone(),
             started,
             permit: None,
             identity,
-        });
-        run(req).await
+        };
+        run(req, ctx).await
     };
     resp.headers_mut().insert(X_REQUEST_ID, request_id.header());
     resp
@@ -337,7 +343,7 @@ pub fn router(app: Arc<AppState>) -> Router {
         router = router.route(
             path,
             post(move |State(app): State<Arc<AppState>>, req: Request| {
-                routes::chat(app, req, protocol)
+                routes::chat_in_router(app, req, protocol)
             }),
         );
     }

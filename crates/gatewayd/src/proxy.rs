@@ -574,13 +574,25 @@ async fn buffered(
     } else {
         body
     };
-    if let Ok(p) = serde_json::from_slice::<UsagePeek>(&body) {
-        let (i, o) = tokens(p.usage.unwrap_or_default());
+    if let Some(usage) = response_usage(&body) {
+        let (i, o) = tokens(usage);
         guard.set_usage(i, o);
     }
     guard.first_byte();
     guard.finish_committed(200, None).await;
     json_response(StatusCode::OK, body, up)
+}
+
+/// The usage of a whole (non-streamed) response in either protocol: its
+/// top-level `usage`, read from the end of the body where both APIs put it,
+/// without parsing the answer before it (the whole body is parsed only when
+/// that reading cannot tell). `None`: not JSON, or no usage.
+fn response_usage(body: &[u8]) -> Option<Usage> {
+    match tokgateway_protocol::json::last_member(body, "usage") {
+        Ok(Some(raw)) => serde_json::from_slice::<Option<Usage>>(raw).ok()?,
+        Ok(None) => None,
+        Err(_) => serde_json::from_slice::<UsagePeek>(body).ok()?.usage,
+    }
 }
 
 /// How a stream's events reach the client.

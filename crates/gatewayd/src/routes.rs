@@ -54,15 +54,14 @@ pub(crate) fn chat_route(path: &str) -> Option<Protocol> {
         .find_map(|&(p, protocol)| (p == path).then_some(protocol))
 }
 
-/// `POST` on a chat route, within the request's frame (which put the
-/// [`RequestCtx`] in its extensions).
-pub(crate) async fn chat<B>(app: Arc<AppState>, req: Request<B>, protocol: Protocol) -> Response
-where
-    B: hyper::body::Body<Data = Bytes>,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let (mut parts, body) = req.into_parts();
-    let Some(ctx) = parts.extensions.remove::<RequestCtx>() else {
+/// [`chat`] reached through the router, whose frame put the [`RequestCtx`]
+/// in the request's extensions.
+pub(crate) async fn chat_in_router(
+    app: Arc<AppState>,
+    mut req: Request,
+    protocol: Protocol,
+) -> Response {
+    let Some(ctx) = req.extensions_mut().remove::<RequestCtx>() else {
         return ApiError::new(
             protocol,
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -70,6 +69,21 @@ where
         )
         .into_response();
     };
+    chat(app, ctx, req, protocol).await
+}
+
+/// `POST` on a chat route, within the request's frame.
+pub(crate) async fn chat<B>(
+    app: Arc<AppState>,
+    ctx: RequestCtx,
+    req: Request<B>,
+    protocol: Protocol,
+) -> Response
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let (parts, body) = req.into_parts();
     match read_body(&app, protocol, body).await {
         Ok(b) => crate::proxy::chat(app, ctx, protocol, parts.headers, b).await,
         Err(e) => e.into_response(),

@@ -149,10 +149,10 @@ impl hyper::service::Service<Incoming> for Gateway {
             let app = self.app.clone();
             return Box::pin(async move {
                 let frame = app.clone();
-                Ok(
-                    app::frame_with(&frame, req, |req| crate::routes::chat(app, req, protocol))
-                        .await,
-                )
+                Ok(app::frame_with(&frame, req, |req, ctx| {
+                    crate::routes::chat(app, ctx, req, protocol)
+                })
+                .await)
             });
         }
         let router = self.router.clone();

@@ -301,6 +301,11 @@ async fn anthropic_passthrough_stream_and_headers() {
     assert_eq!(seen.headers["x-api-key"], "sk-ant");
     assert_eq!(seen.headers["anthropic-version"], "2023-06-01");
     assert_eq!(seen.headers["anthropic-beta"], "tools-2024");
+    assert_eq!(
+        seen.headers["host"],
+        up.url.trim_start_matches("http://"),
+        "the upstream's own host and port, not the gateway's"
+    );
     let m = metrics_showing(
         &gw.url,
         "tokgateway_tokens_total{kind=\"completion\",model=\"claude-x\"}",

@@ -4,6 +4,7 @@
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
+use tokgateway_protocol::json::last_member;
 use tokgateway_protocol::sse::Decoder;
 use tokgateway_protocol::translate::{self, AnthropicToOpenAi, OpenAiToAnthropic};
 
@@ -91,11 +92,16 @@ fn o2a(events: &[(Option<String>, String)]) -> Vec<(Option<&'static str>, String
 }
 
 fn arb_json() -> impl Strategy<Value = Value> {
+    arb_json_with("[a-z_ ]{0,8}")
+}
+
+/// [`arb_json`] with strings drawn from the regex `strings`.
+fn arb_json_with(strings: &'static str) -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(|n| json!(n)),
-        "[a-z_ ]{0,8}".prop_map(Value::String),
+        strings.prop_map(Value::String),
         prop_oneof![
             Just("user"),
             Just("assistant"),
@@ -305,6 +311,34 @@ proptest! {
             for &cut in &found {
                 let whole = ends.iter().filter(|&&e| e <= cut).count();
                 prop_assert_eq!(decode(&[bytes[..cut].to_vec()]), all[..whole].to_vec());
+            }
+        }
+    }
+}
+
+proptest! {
+    /// Reading `usage` backwards from an object's end finds what a parser
+    /// finds: the top-level member, never one nested deeper or inside a
+    /// string (strings here hold quotes, backslashes, brackets and colons),
+    /// compact or pretty-printed.
+    #[test]
+    fn last_member_agrees_with_a_parser(
+        members in prop::collection::vec(
+            (prop_oneof![Just("usage"), Just("choices"), Just("id"), Just("content")], arb_json_with(r#"[a-z"\\{}\[\]:, ]{0,8}"#)),
+            0..6,
+        )
+    ) {
+        let object: serde_json::Map<String, Value> =
+            members.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        let object = Value::Object(object);
+        for text in [object.to_string(), serde_json::to_string_pretty(&object).unwrap()] {
+            let found = last_member(text.as_bytes(), "usage");
+            match (found, object.get("usage")) {
+                (Ok(Some(raw)), Some(want)) => {
+                    prop_assert_eq!(&serde_json::from_slice::<Value>(raw).unwrap(), want);
+                }
+                (Ok(None), None) => {}
+                (found, want) => prop_assert!(false, "{:?} vs {:?} in {}", found, want, text),
             }
         }
     }

@@ -51,6 +51,10 @@ pub struct Upstream {
     pub name_header: HeaderValue,
     /// The provider's credential header, built once and marked sensitive.
     credential: Option<(HeaderName, HeaderValue)>,
+    /// The `Host` header of a plain-HTTP provider, built once (hyper would
+    /// format it from the URL on every request). HTTPS providers leave it to
+    /// hyper, which sends it only on HTTP/1 connections.
+    host: Option<HeaderValue>,
     /// Outcomes of the attempts made through this process, for the console.
     pub health: Health,
 }
@@ -208,6 +212,7 @@ impl Upstream {
         let chat_url = parse(chat_url)?;
         let embeddings_url = parse(embeddings_url)?;
         let responses_url = parse(responses_url)?;
+        let host = checked_uri(base).ok().as_ref().and_then(plain_http_host);
         Ok(Self {
             settings,
             client,
@@ -216,6 +221,7 @@ impl Upstream {
             responses_url,
             name_header,
             credential,
+            host,
             health: Health::default(),
         })
     }
@@ -332,6 +338,9 @@ impl Upstream {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        if let Some(host) = &self.host {
+            h.insert(header::HOST, host.clone());
+        }
         if let Some((name, value)) = &self.credential {
             h.insert(name.clone(), value.clone());
         }
@@ -466,6 +475,19 @@ fn checked_uri(url: &str) -> Result<Uri, String> {
     }
 }
 
+/// The `Host` header for a plain `http://` URL: its host, and its port unless
+/// it is 80 (what hyper sends when the request has none).
+fn plain_http_host(uri: &Uri) -> Option<HeaderValue> {
+    if uri.scheme_str() != Some("http") {
+        return None;
+    }
+    let host = uri.host()?;
+    match uri.port_u16() {
+        Some(port) if port != 80 => HeaderValue::from_str(&format!("{host}:{port}")).ok(),
+        _ => HeaderValue::from_str(host).ok(),
+    }
+}
+
 /// The header carrying the provider's key, if it has one.
 fn credential_header(s: &ProviderSettings) -> anyhow::Result<Option<(HeaderName, HeaderValue)>> {
     let key = s.api_key.as_deref().unwrap_or("");
@@ -508,4 +530,19 @@ pub fn error_message(body: &[u8]) -> Option<String> {
     v.pointer("/error/message")
         .and_then(|m| m.as_str())
         .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_hosts_are_built_like_hyper_builds_them() {
+        let host = |u: &str| plain_http_host(&checked_uri(u).unwrap());
+        assert_eq!(host("http://10.0.0.5:8080/v1").unwrap(), "10.0.0.5:8080");
+        assert_eq!(host("http://llm.internal/v1").unwrap(), "llm.internal");
+        assert_eq!(host("http://llm.internal:80").unwrap(), "llm.internal");
+        assert_eq!(host("http://[::1]:9000/v1").unwrap(), "[::1]:9000");
+        assert!(host("https://api.openai.com/v1").is_none(), "left to hyper");
+    }
 }
