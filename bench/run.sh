@@ -3,10 +3,15 @@
 # request (from /proc) and RSS of gatewayd against a bare hyper forwarder
 # measured in the same run. Loopback only. Usage: bench/run.sh [seconds]
 # BENCH_ONLY_LEDGER=1: only the forwarder and the auth/ledger rows.
+# BENCH_WORKERS=N (default 1): worker threads of the forwarder and of every
+# gatewayd alike, so CPU per request compares code with code; with more
+# workers than the machine has spare cores (wrk and the mock run here too),
+# both pay for threads stealing work from each other.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${1:-${BENCH_SECONDS:-10}}
 CONNS=${BENCH_CONNS:-32}
+WORKERS=${BENCH_WORKERS:-1}
 OUT=bench/out
 mkdir -p "$OUT"
 command -v wrk >/dev/null || { echo "bench needs wrk (apt-get install -y wrk)"; exit 1; }
@@ -46,7 +51,7 @@ hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 
 read -r MOCK_PID MOCK <<<"$(start mock "$BIN/mock-upstream" --threads 1)"
 PIDS+=("$MOCK_PID")
-read -r FWD_PID FWD <<<"$(start forwarder "$BIN/forwarder" --upstream "http://$MOCK")"
+read -r FWD_PID FWD <<<"$(start forwarder "$BIN/forwarder" --upstream "http://$MOCK" --threads "$WORKERS")"
 PIDS+=("$FWD_PID")
 CFG=$(mktemp -d)
 cat >"$CFG/setting.ini" <<INI
@@ -58,8 +63,14 @@ models = gpt-bench
 level = warn
 INI
 export TOKGATEWAY_DATA_DIR="$CFG/data"
-read -r GW_PID GW <<<"$(start gatewayd "$BIN/gatewayd" --config "$CFG" --listen 127.0.0.1:0 --set "log.level=${BENCH_LOG_LEVEL:-info}")"
+GW_ARGS=(--listen 127.0.0.1:0 --set "limits.worker_threads=$WORKERS")
+read -r GW_PID GW <<<"$(start gatewayd "$BIN/gatewayd" --config "$CFG" "${GW_ARGS[@]}" --set "log.level=${BENCH_LOG_LEVEL:-info}")"
 PIDS+=("$GW_PID")
+# The same without the ledger: the proxy and its accounting (request log
+# lines, metrics), issue 3's target; the ledger's own cost is issue 4's.
+NOLEDGER_DIR=$(mktemp -d -p "$CFG"); cp "$CFG/setting.ini" "$NOLEDGER_DIR/setting.ini"
+read -r NL_PID NL <<<"$(TOKGATEWAY_DATA_DIR="$NOLEDGER_DIR/data" start gatewayd-no-ledger "$BIN/gatewayd" --config "$NOLEDGER_DIR" "${GW_ARGS[@]}" --set ledger.enabled=false --set "log.level=${BENCH_LOG_LEVEL:-info}")"
+PIDS+=("$NL_PID")
 sleep 0.5
 IDLE_RSS=$(rss_kib "$GW_PID")
 
@@ -92,6 +103,7 @@ echo "|---|---|---|---|---|---|---|---|"
 run "forwarder → mock (reference)" "$FWD_PID" "$FWD" "$BODY" "$CONNS"
 if [ -z "${BENCH_ONLY_LEDGER:-}" ]; then
 run "gatewayd → mock" "$GW_PID" "$GW" "$BODY" "$CONNS"
+run "gatewayd → mock, no ledger (request log lines, metrics)" "$NL_PID" "$NL" "$BODY" "$CONNS"
 run "forwarder → mock, stream" "$FWD_PID" "$FWD" "$SBODY" "$CONNS"
 run "gatewayd → mock, stream" "$GW_PID" "$GW" "$SBODY" "$CONNS"
 run "forwarder → mock (reference)" "$FWD_PID" "$FWD" "$BODY" 64
@@ -119,7 +131,7 @@ ledger_rows() {
       headers="Authorization: Bearer $KEY"
       label="gatewayd → mock, auth + ledger $setting"
     fi
-    read -r APID AADDR <<<"$(start "gatewayd-ledger-$setting" "$BIN/gatewayd" --config "$ADIR" --listen 127.0.0.1:0 "${extra[@]}" --set "log.level=info,tokgateway::request=warn")"
+    read -r APID AADDR <<<"$(start "gatewayd-ledger-$setting" "$BIN/gatewayd" --config "$ADIR" "${GW_ARGS[@]}" "${extra[@]}" --set "log.level=info,tokgateway::request=warn")"
     PIDS+=("$APID")
     run "$label" "$APID" "$AADDR" "$BODY" 64 "$headers"
     kill "$APID" 2>/dev/null || true
@@ -181,7 +193,7 @@ chunk_delay = 200ms
 INI
 mkdir -p "$CFG/slow"; cp "$CFG/slow.ini" "$CFG/slow/setting.ini"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-read -r SLOW_PID SLOW <<<"$(start gatewayd-slow "$BIN/gatewayd" --config "$CFG/slow" --listen 127.0.0.1:0 --set "log.level=info,tokgateway::request=warn")"
+read -r SLOW_PID SLOW <<<"$(start gatewayd-slow "$BIN/gatewayd" --config "$CFG/slow" "${GW_ARGS[@]}" --set "log.level=info,tokgateway::request=warn")"
 PIDS+=("$SLOW_PID")
 SLOW_BODY='{"model":"slow","stream":true,"messages":[{"role":"user","content":"one two three four five six seven eight"}]}'
 SLOW_RESULT=$("$BIN/streams" --url "http://$SLOW/v1/chat/completions" --conns "$SLOW_STREAMS" --requests 1 --body "$SLOW_BODY" --threads 1)
@@ -189,7 +201,7 @@ SLOW_PEAK=$(( $(hwm_kib "$SLOW_PID") / 1024 ))
 
 {
   echo
-  echo "## $(date -u +%Y-%m-%d) — $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr), ${DUR}s per row, wrk -t1"
+  echo "## $(date -u +%Y-%m-%d) — $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr), ${DUR}s per row, wrk -t1, $WORKERS worker thread(s) in the forwarder and in gatewayd"
   echo
   echo "gatewayd idle RSS: $((IDLE_RSS / 1024)) MiB. Ledger on (async, SQLite) in every gatewayd row; auth off unless the row says so."
   echo

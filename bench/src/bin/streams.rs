@@ -2,6 +2,7 @@
 //! POSTs of `--body JSON` to `--url URL` back to back and read the SSE body
 //! to the end, recording time to first byte and total time. Prints one line:
 //! `requests=… errors=… ttfb_p50_ms=… ttfb_p99_ms=… total_p50_ms=… total_p99_ms=…`.
+//! `--bearer KEY` sends `Authorization: Bearer KEY` with every request.
 
 use std::time::{Duration, Instant};
 
@@ -48,11 +49,13 @@ fn main() -> std::io::Result<()> {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0.0);
     let gap = (rate > 0.0).then(|| Duration::from_secs_f64(1.0 / rate));
+    let bearer = tokgateway_bench::flag("--bearer").map(|k| format!("Bearer {k}"));
     tokgateway_bench::runtime()?.block_on(async move {
         let client = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(conns).build_http::<Full<Bytes>>();
         let mut tasks = Vec::with_capacity(conns);
         for _ in 0..conns {
-            let (client, url, body) = (client.clone(), url.clone(), body.clone());
+            let (client, url, body, bearer) =
+                (client.clone(), url.clone(), body.clone(), bearer.clone());
             tasks.push(tokio::spawn(async move {
                 let mut samples = Vec::with_capacity(requests);
                 let mut errors = 0usize;
@@ -63,8 +66,11 @@ fn main() -> std::io::Result<()> {
                         tokio::time::sleep_until(next.into()).await;
                         next += g;
                     }
-                    let req = Request::post(url.as_str())
-                        .header("content-type", "application/json")
+                    let mut req = Request::post(url.as_str()).header("content-type", "application/json");
+                    if let Some(b) = &bearer {
+                        req = req.header("authorization", b.as_str());
+                    }
+                    let req = req
                         .body(Full::new(body.clone()))
                         .unwrap_or_default();
                     let start = Instant::now();
