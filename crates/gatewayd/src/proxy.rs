@@ -10,7 +10,7 @@
 //! 5. account: a [`RecordGuard`] emits one usage record however the request ends.
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
@@ -420,12 +420,23 @@ fn rewrite_body(
         .map_err(|e| e.to_string())
 }
 
+/// Whether `haystack` holds the byte string `needle`, searched with a
+/// finder made once per needle: making a [`memchr::memmem::Finder`] costs
+/// more than searching an event or a request body with it.
+macro_rules! holds {
+    ($haystack:expr, $needle:literal) => {{
+        static FINDER: LazyLock<memchr::memmem::Finder<'static>> =
+            LazyLock::new(|| memchr::memmem::Finder::new($needle));
+        FINDER.find($haystack).is_some()
+    }};
+}
+
 /// The body with `"stream_options":{"include_usage":true}` added as its
 /// first member, without parsing it, when it is an object that names no
 /// `stream_options` at all (else the caller rewrites it in full).
 fn with_usage_requested(body: &[u8]) -> Option<Bytes> {
     const MEMBER: &[u8] = br#""stream_options":{"include_usage":true}"#;
-    if memchr::memmem::find(body, b"\"stream_options\"").is_some() {
+    if holds!(body, b"\"stream_options\"") {
         return None;
     }
     let open = body.iter().position(|b| !b.is_ascii_whitespace())?;
@@ -595,6 +606,47 @@ fn response_usage(body: &[u8]) -> Option<Usage> {
     }
 }
 
+/// The searches for what a same-protocol stream event must name to matter
+/// to accounting: usage, or the end of the stream in `protocol` (made once).
+fn matters_finders(protocol: Protocol) -> &'static [memchr::memmem::Finder<'static>; 2] {
+    static OPENAI: LazyLock<[memchr::memmem::Finder<'static>; 2]> =
+        LazyLock::new(|| [b"usage".as_slice(), b"[DONE]"].map(memchr::memmem::Finder::new));
+    static ANTHROPIC: LazyLock<[memchr::memmem::Finder<'static>; 2]> =
+        LazyLock::new(|| [b"usage".as_slice(), b"message_stop"].map(memchr::memmem::Finder::new));
+    match protocol {
+        // Gemini clients are served through the OpenAI chat path.
+        Protocol::OpenAi | Protocol::Gemini => &OPENAI,
+        Protocol::Anthropic => &ANTHROPIC,
+    }
+}
+
+/// Whether raw stream bytes name what may matter (see [`matters_finders`]).
+fn may_matter(protocol: Protocol, raw: &[u8]) -> bool {
+    matters_finders(protocol)
+        .iter()
+        .any(|f| f.find(raw).is_some())
+}
+
+/// Where `raw` names what may matter, by start: one search of a chunk per
+/// name, however many events it holds.
+fn marks(protocol: Protocol, raw: &[u8]) -> Vec<std::ops::Range<usize>> {
+    let mut marks: Vec<_> = matters_finders(protocol)
+        .iter()
+        .flat_map(|f| f.find_iter(raw).map(|at| at..at + f.needle().len()))
+        .collect();
+    marks.sort_unstable_by_key(|m| m.start);
+    marks
+}
+
+/// A chunk whose top-level `usage` is `null`: OpenAI sends one in every chunk
+/// of a stream that asked for usage, before the chunk that carries it.
+fn usage_is_null(data: &str) -> bool {
+    matches!(
+        tokgateway_protocol::json::last_member(data.as_bytes(), "usage"),
+        Ok(Some(v)) if v.trim_ascii() == b"null"
+    )
+}
+
 /// How a stream's events reach the client.
 enum Mode {
     /// Same protocol: forwarded as they are. `strip_usage_chunk`: the client
@@ -718,8 +770,11 @@ impl Passthrough {
     /// a copy, unless an event is dropped (the usage chunk the client did not
     /// ask for) or began in an earlier chunk. The bytes of an incomplete event
     /// wait for the rest of it. Only events that may matter to accounting
-    /// (they name usage, or end the stream) are decoded.
+    /// (they name usage, or end the stream) are decoded; the chunk is
+    /// searched for those names once, not event by event.
     fn pass(&mut self, chunk: &Bytes, cuts: &[usize]) -> Bytes {
+        let marks = marks(self.protocol, chunk);
+        let mut next_mark = 0;
         let mut out = BytesMut::new();
         // While true, what the client gets is `chunk[..last]`.
         let mut zero_copy = true;
@@ -735,7 +790,20 @@ impl Passthrough {
                 begun.extend_from_slice(part);
                 &begun
             };
-            let keep = self.inspect_raw(event);
+            let matters = if in_this_chunk {
+                // The marks wholly inside `last..end` (an event begun in an
+                // earlier chunk is searched whole instead).
+                while marks.get(next_mark).is_some_and(|m| m.start < last) {
+                    next_mark += 1;
+                }
+                marks[next_mark..]
+                    .iter()
+                    .take_while(|m| m.start < end)
+                    .any(|m| m.end <= end)
+            } else {
+                may_matter(self.protocol, event)
+            };
+            let keep = !matters || self.inspect_events(event);
             if keep && in_this_chunk && zero_copy {
                 last = end;
                 continue;
@@ -759,11 +827,7 @@ impl Passthrough {
 
     /// [`Passthrough::inspect`] for the raw bytes of one event (or a block of
     /// comments): whether the client gets them.
-    fn inspect_raw(&mut self, raw: &[u8]) -> bool {
-        let names = |needle: &[u8]| memchr::memmem::find(raw, needle).is_some();
-        if !(names(b"usage") || names(b"[DONE]") || names(b"message_stop")) {
-            return true;
-        }
+    fn inspect_events(&mut self, raw: &[u8]) -> bool {
         let mut keep = true;
         for ev in sse::Decoder::default().feed(raw) {
             keep &= self.inspect(&ev.data);
@@ -878,6 +942,7 @@ impl Passthrough {
                     return true;
                 }
                 if data.contains("\"usage\"")
+                    && !usage_is_null(data)
                     && let Ok(p) = serde_json::from_str::<UsagePeek>(data)
                     && let Some(u) = p.usage
                 {
@@ -1199,6 +1264,47 @@ pub async fn responses_passthrough(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn usage_is_read_from_the_end_of_answers_and_null_usage_is_skipped() {
+        let openai = br#"{"id":"c","choices":[{"message":{"content":"say \"usage\":{}"}}],"usage":{"prompt_tokens":7,"completion_tokens":3,"total_tokens":10}}"#;
+        assert_eq!(tokens(response_usage(openai).unwrap()), (7, 3));
+        let anthropic = br#"{"id":"m","content":[],"usage":{"input_tokens":5,"output_tokens":2},"stop_reason":"end_turn"}"#;
+        assert_eq!(tokens(response_usage(anthropic).unwrap()), (5, 2));
+        assert!(response_usage(br#"{"usage":null}"#).is_none());
+        assert!(response_usage(b"not json").is_none());
+        // A key written with escapes: the whole body is parsed instead.
+        let escaped = br#"{"usage":{"prompt_tokens":1},"\u0075":2}"#;
+        assert_eq!(tokens(response_usage(escaped).unwrap()), (1, 0));
+
+        assert!(usage_is_null(r#"{"choices":[],"usage":null}"#));
+        assert!(usage_is_null(
+            r#"{"usage": null , "choices":[{"delta":{}}]}"#
+        ));
+        assert!(!usage_is_null(
+            r#"{"choices":[],"usage":{"prompt_tokens":1}}"#
+        ));
+        assert!(!usage_is_null(
+            r#"{"choices":[{"delta":{"content":"\"usage\":null"}}]}"#
+        ));
+    }
+
+    #[test]
+    fn stream_chunks_are_searched_once_for_what_may_matter() {
+        let chunk = b"data: {\"usage\":null}\n\ndata: {}\n\ndata: [DONE]\n\n";
+        assert_eq!(marks(Protocol::OpenAi, chunk), vec![8..13, 38..44]);
+        assert!(marks(Protocol::OpenAi, b"data: {}\n\n").is_empty());
+        let openai = |raw: &[u8]| may_matter(Protocol::OpenAi, raw);
+        let anthropic = |raw: &[u8]| may_matter(Protocol::Anthropic, raw);
+        assert!(!openai(
+            b"data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n"
+        ));
+        assert!(openai(b"data: [DONE]\n\n"));
+        assert!(openai(b"data: {\"usage\":null}\n\n"));
+        assert!(anthropic(b"event: message_stop\ndata: {}\n\n"));
+        assert!(anthropic(b"event: message_delta\ndata: {\"usage\":{}}\n\n"));
+        assert!(!anthropic(b"event: content_block_delta\ndata: {}\n\n"));
+    }
 
     #[test]
     fn usage_is_requested_without_reparsing_the_body() {
