@@ -420,23 +420,15 @@ fn rewrite_body(
         .map_err(|e| e.to_string())
 }
 
-/// Whether `haystack` holds the byte string `needle`, searched with a
-/// finder made once per needle: making a [`memchr::memmem::Finder`] costs
-/// more than searching an event or a request body with it.
-macro_rules! holds {
-    ($haystack:expr, $needle:literal) => {{
-        static FINDER: LazyLock<memchr::memmem::Finder<'static>> =
-            LazyLock::new(|| memchr::memmem::Finder::new($needle));
-        FINDER.find($haystack).is_some()
-    }};
-}
-
 /// The body with `"stream_options":{"include_usage":true}` added as its
 /// first member, without parsing it, when it is an object that names no
 /// `stream_options` at all (else the caller rewrites it in full).
 fn with_usage_requested(body: &[u8]) -> Option<Bytes> {
     const MEMBER: &[u8] = br#""stream_options":{"include_usage":true}"#;
-    if holds!(body, b"\"stream_options\"") {
+    // Made once: making a searcher costs more than searching a body with it.
+    static NAMED: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(b"\"stream_options\""));
+    if NAMED.find(body).is_some() {
         return None;
     }
     let open = body.iter().position(|b| !b.is_ascii_whitespace())?;
