@@ -630,13 +630,28 @@ fn marks(protocol: Protocol, raw: &[u8]) -> Vec<std::ops::Range<usize>> {
     marks
 }
 
-/// A chunk whose top-level `usage` is `null`: OpenAI sends one in every chunk
-/// of a stream that asked for usage, before the chunk that carries it.
-fn usage_is_null(data: &str) -> bool {
-    matches!(
-        tokgateway_protocol::json::last_member(data.as_bytes(), "usage"),
-        Ok(Some(v)) if v.trim_ascii() == b"null"
-    )
+/// An OpenAI stream chunk's usage, and whether the chunk has no choices (the
+/// usage-only chunk), read from its end like [`response_usage`]. `None`: no
+/// usage — absent, or `null` as in every chunk before the one carrying it
+/// when a stream asks for usage (gatewayd always asks).
+fn chunk_usage(data: &str) -> Option<(Usage, bool)> {
+    use tokgateway_protocol::json::last_member;
+    let json = data.as_bytes();
+    let whole = || {
+        let p = serde_json::from_str::<UsagePeek>(data).ok()?;
+        Some((p.usage?, p.choices.is_none_or(|c| c.is_empty())))
+    };
+    let usage = match last_member(json, "usage") {
+        Ok(Some(raw)) => serde_json::from_slice::<Option<Usage>>(raw).ok()??,
+        Ok(None) => return None,
+        Err(_) => return whole(),
+    };
+    let choices = match last_member(json, "choices") {
+        Ok(Some(raw)) => serde_json::from_slice::<Option<Vec<IgnoredAny>>>(raw).ok()?,
+        Ok(None) => None,
+        Err(_) => return whole(),
+    };
+    Some((usage, choices.is_none_or(|c| c.is_empty())))
 }
 
 /// How a stream's events reach the client.
@@ -934,12 +949,10 @@ impl Passthrough {
                     return true;
                 }
                 if data.contains("\"usage\"")
-                    && !usage_is_null(data)
-                    && let Ok(p) = serde_json::from_str::<UsagePeek>(data)
-                    && let Some(u) = p.usage
+                    && let Some((u, no_choices)) = chunk_usage(data)
                 {
                     self.usage = tokens(u);
-                    if strip_usage_chunk && p.choices.is_none_or(|c| c.is_empty()) {
+                    if strip_usage_chunk && no_choices {
                         return false;
                     }
                 }
@@ -1258,7 +1271,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn usage_is_read_from_the_end_of_answers_and_null_usage_is_skipped() {
+    fn usage_is_read_from_the_end_of_answers_and_chunks() {
         let openai = br#"{"id":"c","choices":[{"message":{"content":"say \"usage\":{}"}}],"usage":{"prompt_tokens":7,"completion_tokens":3,"total_tokens":10}}"#;
         assert_eq!(tokens(response_usage(openai).unwrap()), (7, 3));
         let anthropic = br#"{"id":"m","content":[],"usage":{"input_tokens":5,"output_tokens":2},"stop_reason":"end_turn"}"#;
@@ -1269,16 +1282,25 @@ mod tests {
         let escaped = br#"{"usage":{"prompt_tokens":1},"\u0075":2}"#;
         assert_eq!(tokens(response_usage(escaped).unwrap()), (1, 0));
 
-        assert!(usage_is_null(r#"{"choices":[],"usage":null}"#));
-        assert!(usage_is_null(
-            r#"{"usage": null , "choices":[{"delta":{}}]}"#
-        ));
-        assert!(!usage_is_null(
-            r#"{"choices":[],"usage":{"prompt_tokens":1}}"#
-        ));
-        assert!(!usage_is_null(
-            r#"{"choices":[{"delta":{"content":"\"usage\":null"}}]}"#
-        ));
+        let usage = |data: &str| chunk_usage(data).map(|(u, no_choices)| (tokens(u), no_choices));
+        assert_eq!(usage(r#"{"choices":[],"usage":null}"#), None);
+        assert_eq!(usage(r#"{"usage": null , "choices":[{"delta":{}}]}"#), None);
+        assert_eq!(
+            usage(r#"{"choices":[],"usage":{"prompt_tokens":4,"completion_tokens":2}}"#),
+            Some(((4, 2), true))
+        );
+        assert_eq!(
+            usage(r#"{"choices":[{"delta":{}}],"usage":{"prompt_tokens":4}}"#),
+            Some(((4, 0), false))
+        );
+        assert_eq!(
+            usage(r#"{"choices":[{"delta":{"content":"\"usage\":{\"prompt_tokens\":9}"}}]}"#),
+            None
+        );
+        assert_eq!(
+            usage(r#"{"choices":"bad","usage":{"prompt_tokens":4}}"#),
+            None
+        );
     }
 
     #[test]
