@@ -835,6 +835,9 @@ impl Passthrough {
     /// [`Passthrough::inspect`] for the raw bytes of one event (or a block of
     /// comments): whether the client gets them.
     fn inspect_events(&mut self, raw: &[u8]) -> bool {
+        if let Some((_, data)) = sse::plain_event(raw) {
+            return self.inspect(data);
+        }
         let mut keep = true;
         for ev in sse::Decoder::default().feed(raw) {
             keep &= self.inspect(&ev.data);

@@ -2,7 +2,7 @@
 //! `tokgateway_protocol::sse`; this adds the protocol-shaped error event.
 
 use bytes::BytesMut;
-pub use tokgateway_protocol::sse::{Decoder, Event, encode, encode_json};
+pub use tokgateway_protocol::sse::{Decoder, Event, encode, encode_json, plain_event};
 
 use crate::error::{ApiError, Protocol};
 

@@ -169,9 +169,70 @@ fn encode_name(out: &mut BytesMut, event: Option<&str>) {
     }
 }
 
+/// The event name and data of one whole event in the plain shape both APIs
+/// send — an optional `event:` line, one `data:` line, a blank line, LF line
+/// ends — read in place; `None` for any other shape (decode those with a
+/// [`Decoder`]). `raw` is one event as [`Decoder::feed_cuts`] delimits it.
+pub fn plain_event(raw: &[u8]) -> Option<(Option<&str>, &str)> {
+    let body = raw.strip_suffix(b"\n\n")?;
+    if memchr::memchr(b'\r', body).is_some() {
+        return None;
+    }
+    let (event, data) = match memchr::memchr(b'\n', body) {
+        None => (None, body),
+        Some(nl) => (Some(field(&body[..nl], b"event:")?), &body[nl + 1..]),
+    };
+    if memchr::memchr(b'\n', data).is_some() {
+        return None;
+    }
+    let data = field(data, b"data:")?;
+    let event = event.map(std::str::from_utf8).transpose().ok()?;
+    Some((event, std::str::from_utf8(data).ok()?))
+}
+
+/// The value of the line `line` when it is the field `name` (`name` with its
+/// colon), without the one space that may follow the colon.
+fn field<'a>(line: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    let value = line.strip_prefix(name)?;
+    Some(value.strip_prefix(b" ").unwrap_or(value))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_events_are_read_in_place_and_other_shapes_left_to_the_decoder() {
+        assert_eq!(plain_event(b"data: [DONE]\n\n"), Some((None, "[DONE]")));
+        assert_eq!(
+            plain_event(b"data:{\"a\":1}\n\n"),
+            Some((None, "{\"a\":1}"))
+        );
+        assert_eq!(
+            plain_event(b"event: message_stop\ndata: {}\n\n"),
+            Some((Some("message_stop"), "{}"))
+        );
+        assert_eq!(
+            plain_event(b"data:  two spaces\n\n"),
+            Some((None, " two spaces"))
+        );
+        for other in [
+            &b"data: a\r\n\r\n"[..],
+            b"data: a\ndata: b\n\n",
+            b": comment\ndata: a\n\n",
+            b"id: 1\ndata: a\n\n",
+            b"data: a\n",
+            b"event: e\n\n",
+            b"data: \xff\n\n",
+        ] {
+            assert_eq!(
+                plain_event(other),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(other)
+            );
+        }
+    }
 
     const STREAM: &str = "event: message_start\r\ndata: {\"a\":1}\r\n\r\n: keep-alive\n\ndata: line1\ndata: line2\n\ndata:[DONE]\n\n";
 

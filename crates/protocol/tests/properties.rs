@@ -343,3 +343,31 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// Where `plain_event` reads an event in place, it reads what the
+    /// decoder reads, for events built from random fields and values.
+    #[test]
+    fn plain_events_read_as_the_decoder_reads_them(
+        lines in prop::collection::vec(
+            (prop_oneof![Just("data:"), Just("data: "), Just("event: "), Just("event:"), Just(": "), Just("id: ")], "[a-z\\[\\]{}\": \r]{0,6}"),
+            1..4,
+        ),
+        end in prop_oneof![Just("\n\n"), Just("\r\n\r\n"), Just("\n")],
+    ) {
+        let mut raw = String::new();
+        for (name, value) in &lines {
+            raw.push_str(name);
+            raw.push_str(value);
+            raw.push('\n');
+        }
+        raw.pop();
+        raw.push_str(end);
+        if let Some((event, data)) = tokgateway_protocol::sse::plain_event(raw.as_bytes()) {
+            let decoded = Decoder::default().feed(raw.as_bytes());
+            prop_assert_eq!(decoded.len(), 1, "{:?}", raw);
+            prop_assert_eq!(decoded[0].event.as_deref(), event);
+            prop_assert_eq!(decoded[0].data.as_str(), data);
+        }
+    }
+}
