@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{Extension, Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -342,9 +342,11 @@ pub fn router(app: Arc<AppState>) -> Router {
     for &(path, protocol) in routes::CHAT_ROUTES {
         router = router.route(
             path,
-            post(move |State(app): State<Arc<AppState>>, req: Request| {
-                routes::chat_in_router(app, req, protocol)
-            }),
+            post(
+                move |State(app): State<Arc<AppState>>,
+                      Extension(ctx): Extension<RequestCtx>,
+                      req: Request| { routes::chat(app, ctx, req, protocol) },
+            ),
         );
     }
     router

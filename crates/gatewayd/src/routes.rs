@@ -54,24 +54,6 @@ pub(crate) fn chat_route(path: &str) -> Option<Protocol> {
         .find_map(|&(p, protocol)| (p == path).then_some(protocol))
 }
 
-/// [`chat`] reached through the router, whose frame put the [`RequestCtx`]
-/// in the request's extensions.
-pub(crate) async fn chat_in_router(
-    app: Arc<AppState>,
-    mut req: Request,
-    protocol: Protocol,
-) -> Response {
-    let Some(ctx) = req.extensions_mut().remove::<RequestCtx>() else {
-        return ApiError::new(
-            protocol,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the request has no context",
-        )
-        .into_response();
-    };
-    chat(app, ctx, req, protocol).await
-}
-
 /// `POST` on a chat route, within the request's frame.
 pub(crate) async fn chat<B>(
     app: Arc<AppState>,
