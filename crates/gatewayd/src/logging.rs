@@ -128,33 +128,13 @@ fn write_timestamp(w: &mut impl std::fmt::Write, now: std::time::SystemTime) -> 
         if *cached != secs {
             *cached = secs;
             text.clear();
-            let (y, m, d) = civil_date(secs / 86_400);
-            let t = secs % 86_400;
-            let _ = write!(
-                text,
-                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-                t / 3600,
-                t / 60 % 60,
-                t % 60
-            );
+            // `2026-12-01T09:54:02Z`, without its `Z` (the fraction goes first).
+            let second = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+            let _ = write!(text, "{}", humantime::format_rfc3339_seconds(second));
+            text.pop();
         }
         write!(w, "{text}.{:06}Z ", since.subsec_micros())
     })
-}
-
-/// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's
-/// days-to-civil algorithm).
-fn civil_date(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    (y, m, d)
 }
 
 /// How long the writing thread lets lines gather once one is waiting: one
