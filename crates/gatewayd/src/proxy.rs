@@ -586,16 +586,18 @@ async fn buffered(
     json_response(StatusCode::OK, body, up)
 }
 
-/// The usage of a whole (non-streamed) response in either protocol: its
-/// top-level `usage`, read from the end of the body where both APIs put it,
-/// without parsing the answer before it (the whole body is parsed only when
-/// that reading cannot tell). `None`: not JSON, or no usage.
+/// The top-level `usage` of a JSON object, read from its end where both
+/// APIs put it: `Ok(None)` when absent, `null` or not a usage object;
+/// `Err` when that reading cannot tell (parse the whole text instead).
+fn usage_member(json: &[u8]) -> Result<Option<Usage>, tokgateway_protocol::json::Unread> {
+    Ok(tokgateway_protocol::json::last_member(json, "usage")?
+        .and_then(|raw| serde_json::from_slice::<Option<Usage>>(raw).ok().flatten()))
+}
+
+/// The usage of a whole (non-streamed) response in either protocol, read
+/// without parsing the answer before it. `None`: not JSON, or no usage.
 fn response_usage(body: &[u8]) -> Option<Usage> {
-    match tokgateway_protocol::json::last_member(body, "usage") {
-        Ok(Some(raw)) => serde_json::from_slice::<Option<Usage>>(raw).ok()?,
-        Ok(None) => None,
-        Err(_) => serde_json::from_slice::<UsagePeek>(body).ok()?.usage,
-    }
+    usage_member(body).unwrap_or_else(|_| serde_json::from_slice::<UsagePeek>(body).ok()?.usage)
 }
 
 /// The searches for what a same-protocol stream event must name to matter
@@ -635,18 +637,16 @@ fn marks(protocol: Protocol, raw: &[u8]) -> Vec<std::ops::Range<usize>> {
 /// usage — absent, or `null` as in every chunk before the one carrying it
 /// when a stream asks for usage (gatewayd always asks).
 fn chunk_usage(data: &str) -> Option<(Usage, bool)> {
-    use tokgateway_protocol::json::last_member;
     let json = data.as_bytes();
     let whole = || {
         let p = serde_json::from_str::<UsagePeek>(data).ok()?;
         Some((p.usage?, p.choices.is_none_or(|c| c.is_empty())))
     };
-    let usage = match last_member(json, "usage") {
-        Ok(Some(raw)) => serde_json::from_slice::<Option<Usage>>(raw).ok()??,
-        Ok(None) => return None,
-        Err(_) => return whole(),
+    let Ok(usage) = usage_member(json) else {
+        return whole();
     };
-    let choices = match last_member(json, "choices") {
+    let usage = usage?;
+    let choices = match tokgateway_protocol::json::last_member(json, "choices") {
         Ok(Some(raw)) => serde_json::from_slice::<Option<Vec<IgnoredAny>>>(raw).ok()?,
         Ok(None) => None,
         Err(_) => return whole(),
@@ -951,9 +951,7 @@ impl Passthrough {
                     self.terminated = true;
                     return true;
                 }
-                if data.contains("\"usage\"")
-                    && let Some((u, no_choices)) = chunk_usage(data)
-                {
+                if let Some((u, no_choices)) = chunk_usage(data) {
                     self.usage = tokens(u);
                     if strip_usage_chunk && no_choices {
                         return false;
