@@ -28,52 +28,39 @@ pub fn last_member<'a>(json: &'a [u8], key: &str) -> Result<Option<&'a [u8]>, Un
     i -= 1;
     // Nesting below the top-level object (0: its own members).
     let mut depth = 0usize;
-    // Where the member being read ends (its `,` or the closing `}`), where
-    // its `:` is, and whether the token just read (the one after, in the
-    // text) was that `:` — then a string is the member's key.
+    // Where the member being read ends (its `,` or the closing `}`), and
+    // its `:` once read: the string read next (before it, in the text) is
+    // the member's key.
     let mut member_end = i;
     let mut colon = None;
-    let mut after_colon = false;
     while i > 0 {
         i -= 1;
         match json[i] {
             b'"' => {
                 let end = i;
                 i = string_start(json, end).ok_or(Unread)?;
-                if depth == 0 && after_colon {
+                if depth == 0
+                    && let Some(colon) = colon.take()
+                {
                     let name = &json[i + 1..end];
                     if name.contains(&b'\\') {
                         return Err(Unread);
                     }
                     if name == key {
-                        let colon = colon.ok_or(Unread)?;
                         return Ok(Some(&json[colon + 1..member_end]));
                     }
                 }
-                after_colon = false;
             }
-            b'}' | b']' => {
-                depth += 1;
-                after_colon = false;
-            }
+            b'}' | b']' => depth += 1,
             b'{' | b'[' => {
                 if depth == 0 {
                     return Ok(None);
                 }
                 depth -= 1;
-                after_colon = false;
             }
-            b':' if depth == 0 => {
-                colon = Some(i);
-                after_colon = true;
-            }
-            b',' if depth == 0 => {
-                member_end = i;
-                colon = None;
-                after_colon = false;
-            }
-            b if b.is_ascii_whitespace() => {}
-            _ => after_colon = false,
+            b':' if depth == 0 => colon = Some(i),
+            b',' if depth == 0 => member_end = i,
+            _ => {}
         }
     }
     Err(Unread)
