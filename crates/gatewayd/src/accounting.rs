@@ -236,10 +236,11 @@ pub struct LedgerWriter {
     pub write: bool,
 }
 
-/// A row id: 12 hex digits of milliseconds, then 96 random bits (24 digits).
+/// A row id: the store's prefix of its time (12 hex digits of
+/// milliseconds), then 96 random bits (24 digits).
 fn row_id(ms: i64) -> String {
     let mut id = [0u8; 36];
-    crate::app::write_hex(&mut id[..12], u64::try_from(ms).unwrap_or(0));
+    id[..12].copy_from_slice(&tokgateway_store::id_prefix(ms));
     crate::app::write_hex(&mut id[12..28], fastrand::u64(..));
     crate::app::write_hex(&mut id[28..], u64::from(fastrand::u32(..)));
     id.iter().map(|&b| char::from(b)).collect()

@@ -26,7 +26,9 @@ use sqlx::{AnyPool, Executor};
 pub use keys::{AuthedKey, KeyInfo, NewKey, generate_key, hash_key, key_digest};
 pub use responses::StoredResponse;
 pub use time::{now_ms, rfc3339, rfc3339_ms};
-pub use usage::{Group, LogEntry, LogPage, LogQuery, MAX_LOG_PAGE, Summary, SummaryRow, UsageRow};
+pub use usage::{
+    Group, LogEntry, LogPage, LogQuery, MAX_LOG_PAGE, Summary, SummaryRow, UsageRow, id_prefix,
+};
 pub use users::{Role, User};
 
 /// A store error. Messages never contain the URL's password.

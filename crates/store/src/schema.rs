@@ -1,7 +1,8 @@
 //! The schema, versioned: each migration runs once, in order, recorded in
-//! `schema_version`. The SQL is accepted by both SQLite and PostgreSQL.
+//! `schema_version`. Most of the SQL is accepted by both SQLite and
+//! PostgreSQL; [`EACH`] holds the migrations written once per engine.
 
-use crate::{Store, StoreError};
+use crate::{Kind, Store, StoreError};
 
 const MIGRATIONS: &[&str] = &[
     // 1: users, keys, ledger.
@@ -93,6 +94,24 @@ const MIGRATIONS: &[&str] = &[
     "DROP INDEX usage_request",
 ];
 
+/// Migrations after [`MIGRATIONS`], as (SQLite, PostgreSQL).
+const EACH: &[(&str, &str)] = &[
+    // 5: every row's id begins with its time (`id_prefix`), so the primary
+    // key serves time ranges and the `time` index goes; rows written before
+    // (ids that were request ids) get the prefix. On SQLite the key index
+    // leaves out keyless rows (auth off), which no key lookup asks for: a
+    // keyless row is now written to one b-tree besides the id's, not three.
+    (
+        "UPDATE usage SET id = printf('%012x', min(max(time, 0), 281474976710655)) || id
+            WHERE substr(id, 1, 12) <> printf('%012x', min(max(time, 0), 281474976710655));
+        DROP INDEX usage_time;
+        DROP INDEX usage_key;
+        CREATE INDEX usage_key ON usage (key_id) WHERE key_id IS NOT NULL",
+        "UPDATE usage SET id = lpad(to_hex(LEAST(GREATEST(time, 0), 281474976710655)), 12, '0') || id
+            WHERE left(id, 12) <> lpad(to_hex(LEAST(GREATEST(time, 0), 281474976710655)), 12, '0')",
+    ),
+];
+
 pub(crate) async fn migrate(store: &Store) -> Result<(), StoreError> {
     let pool = store.pool();
     sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
@@ -102,7 +121,17 @@ pub(crate) async fn migrate(store: &Store) -> Result<(), StoreError> {
         .fetch_one(pool)
         .await?;
     let current = usize::try_from(current.unwrap_or(0)).unwrap_or(0);
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+    let each = EACH.iter().map(|&(sqlite, postgres)| match store.kind() {
+        Kind::Sqlite => sqlite,
+        Kind::Postgres => postgres,
+    });
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .copied()
+        .chain(each)
+        .enumerate()
+        .skip(current)
+    {
         let mut tx = pool.begin().await?;
         for stmt in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
             sqlx::query(stmt).execute(&mut *tx).await?;

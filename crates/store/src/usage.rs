@@ -10,6 +10,7 @@ use crate::{Kind, Store, StoreError, rfc3339_ms};
 pub struct UsageRow {
     /// The row's own unique id, which makes a retried write idempotent. Empty:
     /// the request id stands in (for callers whose request ids are unique).
+    /// Stored behind [`id_prefix`] of the row's time unless it begins with it.
     pub id: String,
     /// Unix milliseconds.
     pub time: i64,
@@ -75,7 +76,7 @@ const CHUNK: usize = 2000;
 /// A row as the JSON the insert statement unpacks.
 #[derive(Serialize)]
 struct JsonRow<'a> {
-    id: &'a str,
+    id: std::borrow::Cow<'a, str>,
     request_id: &'a str,
     time: i64,
     user: Option<&'a str>,
@@ -118,13 +119,46 @@ impl<'a> From<&'a UsageRow> for JsonRow<'a> {
     }
 }
 
+/// The latest time [`id_prefix`] tells apart (year 10889).
+const PREFIX_MAX_MS: i64 = (1 << 48) - 1;
+
+/// The 12 lowercase hex digits of a Unix-millisecond time (clamped to
+/// 0 ..= 2⁴⁸ − 1) that begin the id of every stored row of that time.
+///
+/// Fixed-width hex sorts as the number does, so a row's time is at or after
+/// `since` only if its id sorts at or after `id_prefix(since)`: the ledger's
+/// primary key serves time ranges and newest-first order, and the ledger needs
+/// no index of its own on `time` (one b-tree less to write per row).
+pub fn id_prefix(ms: i64) -> [u8; 12] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut v = ms.clamp(0, PREFIX_MAX_MS).unsigned_abs();
+    let mut out = [0u8; 12];
+    for b in out.iter_mut().rev() {
+        *b = HEX[(v & 0xf) as usize];
+        v >>= 4;
+    }
+    out
+}
+
+/// [`id_prefix`] as text.
+fn id_prefix_str(ms: i64) -> String {
+    id_prefix(ms).iter().map(|&b| char::from(b)).collect()
+}
+
 impl UsageRow {
-    /// The id the row is stored under.
-    pub fn row_id(&self) -> &str {
-        if self.id.is_empty() {
+    /// The id the row is stored under: its own (or its request id), behind
+    /// [`id_prefix`] of its time unless it already begins with it.
+    pub fn row_id(&self) -> std::borrow::Cow<'_, str> {
+        let own = if self.id.is_empty() {
             &self.request_id
         } else {
             &self.id
+        };
+        let prefix = id_prefix(self.time);
+        if own.as_bytes().starts_with(&prefix) {
+            std::borrow::Cow::Borrowed(own)
+        } else {
+            std::borrow::Cow::Owned(format!("{}{own}", id_prefix_str(self.time)))
         }
     }
 }
@@ -187,8 +221,9 @@ fn bind_row(
     first: usize,
     r: &UsageRow,
 ) -> rusqlite::Result<()> {
+    let id = r.row_id();
     let values: [&dyn rusqlite::ToSql; COLUMNS] = [
-        &r.row_id(),
+        &id.as_ref(),
         &r.request_id,
         &r.time,
         &r.user,
@@ -234,6 +269,30 @@ fn sqlite_insert(conn: &mut rusqlite::Connection, rows: &[UsageRow]) -> rusqlite
     tx.commit()?;
     Ok(written as u64)
 }
+
+/// Totals of the rows at or after `$1` (`$4`: its [`id_prefix`], which lets
+/// the primary key narrow the rows), of user `$2` and key `$3` (empty: all),
+/// grouped by `expr`.
+fn summary_sql(expr: &str) -> String {
+    format!(
+        "SELECT {expr} AS grp, COUNT(*) AS requests, CAST(COALESCE(SUM(prompt_tokens), 0) AS BIGINT) AS p, \
+         CAST(COALESCE(SUM(completion_tokens), 0) AS BIGINT) AS c, COALESCE(SUM(cost_usd), 0.0) AS cost FROM usage \
+         WHERE time >= $1 AND ($2 = '' OR user_name = $2) AND ($3 = '' OR key_id = $3) AND id >= $4 \
+         GROUP BY grp ORDER BY grp"
+    )
+}
+
+/// A page of the request log: rows as [`summary_sql`] picks them, also of
+/// model `$4` (empty: all) and outcome `$5` (0 all, 1 successes, 2 failures),
+/// newest first (ids sort as their times do), `$6` rows from row `$7`.
+const LOG_SQL: &str = "SELECT request_id, time, user_name, key_id, endpoint, requested_model, upstream_model, provider, \
+     prompt_tokens, completion_tokens, cost_usd, latency_ms, ttfb_ms, status, error_type, streamed \
+     FROM usage WHERE time >= $1 AND ($2 = '' OR user_name = $2) AND ($3 = '' OR key_id = $3) \
+     AND ($4 = '' OR requested_model = $4) AND ($5 = 0 OR ($5 = 1 AND status < 400) OR ($5 = 2 AND status >= 400)) \
+     AND id >= $8 ORDER BY id DESC LIMIT $6 OFFSET $7";
+
+/// A key's total cost.
+const KEY_SPEND_SQL: &str = "SELECT COALESCE(SUM(cost_usd), 0.0) FROM usage WHERE key_id = $1";
 
 impl Store {
     /// Writes rows in one transaction; rows whose id is already stored are
@@ -348,15 +407,13 @@ impl Store {
                 "to_char(to_timestamp(time / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')".to_owned()
             }
         };
-        let sql = format!(
-            "SELECT {expr} AS grp, COUNT(*) AS requests, CAST(COALESCE(SUM(prompt_tokens), 0) AS BIGINT) AS p, CAST(COALESCE(SUM(completion_tokens), 0) AS BIGINT) AS c, \
-             COALESCE(SUM(cost_usd), 0.0) AS cost FROM usage \
-             WHERE time >= $1 AND ($2 = '' OR user_name = $2) AND ($3 = '' OR key_id = $3) GROUP BY grp ORDER BY grp"
-        );
+        let sql = summary_sql(&expr);
+        let since = since_ms.unwrap_or(0);
         let rows = sqlx::query(&sql)
-            .bind(since_ms.unwrap_or(0))
+            .bind(since)
             .bind(user.unwrap_or(""))
             .bind(key_id.unwrap_or(""))
+            .bind(id_prefix_str(since))
             .fetch_all(self.pool())
             .await?;
         let n = |v: i64| u64::try_from(v).unwrap_or(0);
@@ -381,11 +438,10 @@ impl Store {
 
     /// A key's total cost in the ledger, in USD.
     pub async fn key_spend_usd(&self, key_id: &str) -> Result<f64, StoreError> {
-        let v: f64 =
-            sqlx::query_scalar("SELECT COALESCE(SUM(cost_usd), 0.0) FROM usage WHERE key_id = $1")
-                .bind(key_id)
-                .fetch_one(self.pool())
-                .await?;
+        let v: f64 = sqlx::query_scalar(KEY_SPEND_SQL)
+            .bind(key_id)
+            .fetch_one(self.pool())
+            .await?;
         Ok(v)
     }
 
@@ -459,27 +515,23 @@ impl Store {
     /// The ledger's rows matching `q`, newest first, one page at a time.
     pub async fn usage_log(&self, q: &LogQuery) -> Result<LogPage, StoreError> {
         let limit = q.limit.clamp(1, MAX_LOG_PAGE);
+        let since = q.since_ms.unwrap_or(0);
         let ok = match q.ok {
             None => 0_i64,
             Some(true) => 1,
             Some(false) => 2,
         };
-        let rows = sqlx::query(
-            "SELECT request_id, time, user_name, key_id, endpoint, requested_model, upstream_model, provider, \
-             prompt_tokens, completion_tokens, cost_usd, latency_ms, ttfb_ms, status, error_type, streamed \
-             FROM usage WHERE time >= $1 AND ($2 = '' OR user_name = $2) AND ($3 = '' OR key_id = $3) \
-             AND ($4 = '' OR requested_model = $4) AND ($5 = 0 OR ($5 = 1 AND status < 400) OR ($5 = 2 AND status >= 400)) \
-             ORDER BY time DESC, request_id DESC LIMIT $6 OFFSET $7",
-        )
-        .bind(q.since_ms.unwrap_or(0))
-        .bind(q.user.as_deref().unwrap_or(""))
-        .bind(q.key_id.as_deref().unwrap_or(""))
-        .bind(q.model.as_deref().unwrap_or(""))
-        .bind(ok)
-        .bind(i64::from(limit) + 1)
-        .bind(i64::try_from(q.offset).unwrap_or(i64::MAX))
-        .fetch_all(self.pool())
-        .await?;
+        let rows = sqlx::query(LOG_SQL)
+            .bind(since)
+            .bind(q.user.as_deref().unwrap_or(""))
+            .bind(q.key_id.as_deref().unwrap_or(""))
+            .bind(q.model.as_deref().unwrap_or(""))
+            .bind(ok)
+            .bind(i64::from(limit) + 1)
+            .bind(i64::try_from(q.offset).unwrap_or(i64::MAX))
+            .bind(id_prefix_str(since))
+            .fetch_all(self.pool())
+            .await?;
         let n = |v: i64| u64::try_from(v).unwrap_or(0);
         let has_more = rows.len() > limit as usize;
         let mut data = Vec::with_capacity(rows.len().min(limit as usize));
@@ -504,5 +556,94 @@ impl Store {
             });
         }
         Ok(LogPage { data, has_more })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_prefixes_are_fixed_width_hex_in_time_order() {
+        assert_eq!(&id_prefix(0), b"000000000000");
+        assert_eq!(&id_prefix(1_790_000_000_000), b"01a0c4506c00");
+        assert_eq!(&id_prefix(-5), b"000000000000");
+        assert_eq!(&id_prefix(i64::MAX), b"ffffffffffff");
+        let mut last = id_prefix(0);
+        for ms in [1, 15, 16, 255, 256, 1_790_000_000_000, PREFIX_MAX_MS] {
+            let p = id_prefix(ms);
+            assert!(p > last, "{ms}");
+            assert_eq!(p.as_slice(), format!("{ms:012x}").as_bytes());
+            last = p;
+        }
+    }
+
+    #[test]
+    fn stored_ids_begin_with_their_time() {
+        let row = |id: &str, time| UsageRow {
+            id: id.into(),
+            request_id: "req_1".into(),
+            time,
+            ..UsageRow::default()
+        };
+        let own = "01a0c4506c00aaaaaaaaaaaaaaaaaaaaaaaa";
+        assert!(
+            matches!(row(own, 1_790_000_000_000).row_id(), std::borrow::Cow::Borrowed(id) if id == own)
+        );
+        assert_eq!(row("", 1_790_000_000_000).row_id(), "01a0c4506c00req_1");
+        // Another time's id is not taken for this one's.
+        assert_eq!(
+            row(own, 1_790_000_000_001).row_id(),
+            format!("01a0c4506c01{own}")
+        );
+    }
+
+    /// How SQLite runs a query: the `detail` column of its plan.
+    async fn plan(store: &Store, sql: &str, binds: &[&str]) -> String {
+        let mut conn = store.pool().acquire().await.unwrap();
+        // EXPLAIN does not read the database, so it would plan with the
+        // schema this connection last read (from before the migrations).
+        sqlx::query("SELECT COUNT(*) FROM usage")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        let explain = format!("EXPLAIN QUERY PLAN {sql}");
+        let mut q = sqlx::query(&explain).persistent(false);
+        for b in binds {
+            q = q.bind(*b);
+        }
+        let rows = q.fetch_all(&mut *conn).await.unwrap();
+        rows.iter()
+            .map(|r| r.try_get::<String, _>("detail").unwrap())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    #[tokio::test]
+    async fn ledger_queries_search_an_index_rather_than_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect(&format!("sqlite://{}", dir.path().join("g.db").display()))
+            .await
+            .unwrap();
+        let p = ["1", "", "", "000000000000", "", "0", "10", "0"];
+        let summary = plan(&store, &summary_sql("requested_model"), &p[..4]).await;
+        assert!(
+            summary.contains("SEARCH usage USING INDEX sqlite_autoindex_usage_1 (id>?)"),
+            "{summary}"
+        );
+        let log = plan(&store, LOG_SQL, &p).await;
+        assert!(
+            log.contains("SEARCH usage USING INDEX sqlite_autoindex_usage_1 (id>?)"),
+            "{log}"
+        );
+        assert!(
+            !log.contains("TEMP B-TREE"),
+            "newest first without a sort: {log}"
+        );
+        let spend = plan(&store, KEY_SPEND_SQL, &["k1"]).await;
+        assert!(
+            spend.contains("SEARCH usage USING INDEX usage_key (key_id=?)"),
+            "{spend}"
+        );
     }
 }

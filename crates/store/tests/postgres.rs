@@ -86,6 +86,40 @@ async fn postgres_store() {
     assert!(page.has_more);
     assert!(page.data[0].time.starts_with("2026-09-22T00:00:00.000Z"));
     assert!(page.data[0].streamed);
+
+    // A row written before migration 5 (its id was its request id) gets
+    // its time's prefix when the migration runs, as the store writes ids.
+    let pool = sqlx::AnyPool::connect(&pg.url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO usage (id, request_id, time, endpoint, requested_model, upstream_model, provider, \
+         prompt_tokens, completion_tokens, cost_usd, latency_ms, status, streamed) \
+         VALUES ('req_old', 'req_old', 1790000000000, '/v1/messages', 'm', 'm', 'p', 1, 1, 0.0, 1, 200, 0)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query("DELETE FROM schema_version WHERE version = 5")
+        .execute(&pool)
+        .await
+        .unwrap();
+    Store::connect(&pg.url).await.unwrap().close().await;
+    let id: String = sqlx::query_scalar("SELECT id FROM usage WHERE request_id = 'req_old'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        id.as_bytes()[..12],
+        tokgateway_store::id_prefix(1_790_000_000_000)
+    );
+    assert_eq!(&id[12..], "req_old");
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM usage WHERE left(id, 12) = lpad(to_hex(time), 12, '0')",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(n, 121, "every row's id begins with its time");
+    pool.close().await;
     s.delete_user("ann").await.unwrap();
     s.close().await;
 }

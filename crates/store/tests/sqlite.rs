@@ -397,17 +397,99 @@ async fn a_version_2_ledger_is_migrated_without_losing_rows() {
     again.id = "fresh".into();
     assert_eq!(s.insert_usage(&[again]).await.unwrap(), 1);
     assert_eq!(s.usage_count().await.unwrap(), 2);
-    // Migration 4: the ledger keeps its time and key indexes only.
+    // Migration 4 dropped the request id index, 5 the time index: ids begin
+    // with their row's time, the old row's too, and the key index leaves
+    // keyless rows out.
     let c = rusqlite::Connection::open(&path).unwrap();
-    let mut indexes: Vec<String> = c
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'usage' AND sql IS NOT NULL")
+    let indexes: Vec<String> = c
+        .prepare("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'usage' AND sql IS NOT NULL")
         .unwrap()
         .query_map([], |r| r.get(0))
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    indexes.sort();
-    assert_eq!(indexes, ["usage_key", "usage_time"]);
+    assert_eq!(
+        indexes,
+        ["CREATE INDEX usage_key ON usage (key_id) WHERE key_id IS NOT NULL"]
+    );
+    let old_id: String = c
+        .query_row(
+            "SELECT id FROM usage WHERE request_id = 'req_old' AND time = 1790000000000",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(old_id, "01a0c4506c00req_old");
+    // Time ranges and newest-first order hold across old and new rows.
+    let since = |ms| s.usage_summary(Group::Model, Some(ms), None, None);
+    assert_eq!(since(1_790_000_000_000).await.unwrap().total.requests, 2);
+    assert_eq!(since(1_790_000_000_001).await.unwrap().total.requests, 1);
+    assert_eq!(since(1_790_000_000_002).await.unwrap().total.requests, 0);
+    let log = s
+        .usage_log(&LogQuery {
+            limit: 10,
+            ..LogQuery::default()
+        })
+        .await
+        .unwrap();
+    let times: Vec<&str> = log.data.iter().map(|r| r.time.as_str()).collect();
+    assert_eq!(
+        times,
+        ["2026-09-21T14:13:20.001Z", "2026-09-21T14:13:20.000Z"]
+    );
+}
+
+#[tokio::test]
+async fn time_ranges_are_exact_whatever_ids_rows_bring() {
+    let (_dir, s, _) = store().await;
+    let t0 = 1_790_000_000_000;
+    // Ids that sort against their times: the store puts each behind its
+    // time's prefix, so the primary key still orders rows by time.
+    let rows: Vec<UsageRow> = [("zzz", t0), ("aaa", t0 + 1), ("", t0 + 2), ("000", t0 + 16)]
+        .iter()
+        .enumerate()
+        .map(|(n, &(id, time))| {
+            let mut r = row(&format!("r{n}"), "m", "ann", "k1", 1, 0, 0.0, time);
+            r.id = id.into();
+            r
+        })
+        .collect();
+    assert_eq!(s.insert_usage(&rows).await.unwrap(), 4);
+    for (since, want) in [
+        (t0 - 1, 4),
+        (t0, 4),
+        (t0 + 1, 3),
+        (t0 + 2, 2),
+        (t0 + 3, 1),
+        (t0 + 16, 1),
+        (t0 + 17, 0),
+    ] {
+        let sum = s
+            .usage_summary(Group::Day, Some(since), None, None)
+            .await
+            .unwrap();
+        assert_eq!(sum.total.requests, want, "since {since}");
+        let log = s
+            .usage_log(&LogQuery {
+                since_ms: Some(since),
+                limit: 10,
+                ..LogQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(log.data.len() as u64, want, "log since {since}");
+    }
+    let log = s
+        .usage_log(&LogQuery {
+            limit: 10,
+            ..LogQuery::default()
+        })
+        .await
+        .unwrap();
+    let order: Vec<&str> = log.data.iter().map(|r| r.request_id.as_str()).collect();
+    assert_eq!(order, ["r3", "r2", "r1", "r0"], "newest first");
+    // Written again, the same rows are recognised as stored.
+    assert_eq!(s.insert_usage(&rows).await.unwrap(), 0);
 }
 
 #[tokio::test]
