@@ -12,6 +12,7 @@
 mod keys;
 mod responses;
 mod schema;
+mod sqlite_insert;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod time;
@@ -82,7 +83,14 @@ pub struct Store {
     pool: AnyPool,
     kind: Kind,
     /// SQLite files only: the ledger's own connection (see `insert_usage`).
-    ledger: Option<std::sync::Arc<std::sync::Mutex<rusqlite::Connection>>>,
+    ledger: Option<std::sync::Arc<std::sync::Mutex<LedgerConn>>>,
+}
+
+/// The ledger's SQLite connection and the inserts it keeps prepared.
+pub(crate) struct LedgerConn {
+    /// Declared first so they are finalized before the connection closes.
+    inserts: [Option<sqlite_insert::Insert>; usage::ROWS_PER_INSERT.len()],
+    conn: rusqlite::Connection,
 }
 
 impl Store {
@@ -150,7 +158,10 @@ impl Store {
                 .await
                 .map_err(|e| err(e.to_string()))?
                 .map_err(|e| err(format!("the ledger connection: {e}")))?;
-            store.ledger = Some(std::sync::Arc::new(std::sync::Mutex::new(conn)));
+            store.ledger = Some(std::sync::Arc::new(std::sync::Mutex::new(LedgerConn {
+                inserts: Default::default(),
+                conn,
+            })));
         }
         Ok(store)
     }

@@ -3,6 +3,7 @@
 use serde::Serialize;
 use sqlx::Row;
 
+use crate::sqlite_insert::{Insert, Param};
 use crate::{Kind, Store, StoreError, rfc3339_ms};
 
 /// One request's ledger row.
@@ -202,7 +203,7 @@ const POSTGRES_INSERT: &str = "INSERT INTO usage (id, request_id, time, user_nam
 /// in halves down to one, so a batch takes at most a handful of executions
 /// however many rows it holds (each execution costs about as much as
 /// binding a row; one row each was a fifth more CPU per row).
-const ROWS_PER_INSERT: [usize; 6] = [32, 16, 8, 4, 2, 1];
+pub(crate) const ROWS_PER_INSERT: [usize; 6] = [32, 16, 8, 4, 2, 1];
 
 /// The SQLite insert of each size of [`ROWS_PER_INSERT`], made once.
 fn sqlite_inserts() -> &'static [String] {
@@ -215,59 +216,61 @@ fn sqlite_inserts() -> &'static [String] {
     })
 }
 
-/// Binds `r` to the [`COLUMNS`] parameters from `first` on.
-fn bind_row(
-    stmt: &mut rusqlite::Statement<'_>,
-    first: usize,
-    r: &UsageRow,
-) -> rusqlite::Result<()> {
-    let id = r.row_id();
-    let values: [&dyn rusqlite::ToSql; COLUMNS] = [
-        &id.as_ref(),
-        &r.request_id,
-        &r.time,
-        &r.user,
-        &r.key_id,
-        &r.endpoint,
-        &r.requested_model,
-        &r.upstream_model,
-        &r.provider,
-        &i(r.prompt_tokens),
-        &i(r.completion_tokens),
-        &r.cost_usd,
-        &i(r.latency_ms),
-        &r.ttfb_ms.map(i),
-        &i64::from(r.status),
-        &r.error_type,
-        &i64::from(r.streamed),
-    ];
-    for (n, v) in values.into_iter().enumerate() {
-        stmt.raw_bind_parameter(first + n, v)?;
-    }
-    Ok(())
+/// Appends `r`'s [`COLUMNS`] values (`id`: its [`UsageRow::row_id`]).
+fn push_row<'a>(params: &mut Vec<Param<'a>>, r: &'a UsageRow, id: &'a str) {
+    params.extend([
+        Param::Text(id),
+        Param::Text(&r.request_id),
+        Param::Int(r.time),
+        r.user.as_deref().into(),
+        r.key_id.as_deref().into(),
+        Param::Text(&r.endpoint),
+        Param::Text(&r.requested_model),
+        Param::Text(&r.upstream_model),
+        Param::Text(&r.provider),
+        Param::Int(i(r.prompt_tokens)),
+        Param::Int(i(r.completion_tokens)),
+        Param::Real(r.cost_usd),
+        Param::Int(i(r.latency_ms)),
+        r.ttfb_ms.map(i).into(),
+        Param::Int(i64::from(r.status)),
+        r.error_type.as_deref().into(),
+        Param::Int(i64::from(r.streamed)),
+    ]);
 }
 
-/// Writes a batch on the ledger's own SQLite connection; returns rows written.
-fn sqlite_insert(conn: &mut rusqlite::Connection, rows: &[UsageRow]) -> rusqlite::Result<u64> {
+/// Writes a batch on the ledger's own SQLite connection, through its inserts
+/// kept prepared; returns rows written.
+fn sqlite_insert(ledger: &mut crate::LedgerConn, rows: &[UsageRow]) -> rusqlite::Result<u64> {
+    let crate::LedgerConn { inserts, conn } = ledger;
     let tx = conn.transaction()?;
+    let ids: Vec<std::borrow::Cow<'_, str>> = rows.iter().map(UsageRow::row_id).collect();
+    let mut params = Vec::with_capacity(ROWS_PER_INSERT[0] * COLUMNS);
     let mut written = 0;
-    let mut rest = rows;
-    for (&size, sql) in ROWS_PER_INSERT.iter().zip(sqlite_inserts()) {
-        if rest.len() < size {
+    let mut done = 0;
+    for ((&size, sql), slot) in ROWS_PER_INSERT
+        .iter()
+        .zip(sqlite_inserts())
+        .zip(inserts.iter_mut())
+    {
+        if rows.len() - done < size {
             continue;
         }
-        let mut insert = tx.prepare_cached(sql)?;
-        while rest.len() >= size {
-            let (chunk, tail) = rest.split_at(size);
-            for (k, r) in chunk.iter().enumerate() {
-                bind_row(&mut insert, k * COLUMNS + 1, r)?;
+        let insert = match slot {
+            Some(insert) => insert,
+            None => slot.insert(Insert::prepare(&tx, sql)?),
+        };
+        while rows.len() - done >= size {
+            params.clear();
+            for (r, id) in rows[done..done + size].iter().zip(&ids[done..]) {
+                push_row(&mut params, r, id);
             }
-            written += insert.raw_execute()?;
-            rest = tail;
+            written += insert.execute(&params)?;
+            done += size;
         }
     }
     tx.commit()?;
-    Ok(written as u64)
+    Ok(written)
 }
 
 /// Totals of the rows at or after `$1` (`$4`: its [`id_prefix`], which lets
@@ -334,10 +337,10 @@ impl Store {
             let batch = borrowed
                 .lock()
                 .map_err(|_| StoreError::Db("the ledger batch was poisoned".into()))?;
-            let mut conn = writer
+            let mut ledger = writer
                 .lock()
                 .map_err(|_| StoreError::Db("the ledger connection was poisoned".into()))?;
-            sqlite_insert(&mut conn, &batch).map_err(|e| StoreError::Db(e.to_string()))
+            sqlite_insert(&mut ledger, &batch).map_err(|e| StoreError::Db(e.to_string()))
         })
         .await;
         let mut batch = std::mem::take(
