@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000}
 command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install -y valgrind)"; exit 1; }
-[ -n "${BENCH_NO_BUILD:-}" ] || cargo build --release --locked -q -p tokgateway-gatewayd -p tokgateway-bench
+[ -n "${BENCH_NO_BUILD:-}" ] || cargo build --release --locked -q -p tokgateway-gatewayd -p tokgateway-gateway -p tokgateway-bench
 BIN=target/release
 WORK=$(mktemp -d)
 PIDS=()
@@ -34,7 +34,7 @@ count() {
   local pid=$!
   for _ in $(seq 1 300); do grep -q 'listening on' "$d/log" && break; sleep 0.1; done
   local addr; addr=$(grep -oE 'listening on (http://)?[0-9.]+:[0-9]+' "$d/log" | head -1 | sed -E 's/.*listening on (http:\/\/)?//')
-  "$BIN/streams" --url "http://$addr/v1/chat/completions" --conns 4 --requests $((n / 4)) --body "$body" >/dev/null
+  "$BIN/streams" --url "http://$addr/v1/chat/completions" --conns 4 --requests $((n / 4)) --body "$body" ${BEARER:+--bearer "$BEARER"} >/dev/null
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
   awk '/^summary:/ {print $2}' "$d/cg.out"
 }
@@ -62,5 +62,13 @@ row "forwarder → mock, stream" "$SBODY" "$BIN/forwarder" --upstream "http://$M
 gatewayd_cmd; row "gatewayd → mock (defaults: ledger, request log lines)" "$BODY" "${GW[@]}"
 gatewayd_cmd --set ledger.enabled=false "${QUIET[@]}"; row "gatewayd → mock, proxy alone (no ledger, no request lines)" "$BODY" "${GW[@]}"
 gatewayd_cmd "${QUIET[@]}"; row "gatewayd → mock, ledger, no request lines" "$BODY" "${GW[@]}"
+# Auth on: a key made with the CLI in the row's own data directory. Under
+# valgrind sha2 takes its portable path (valgrind hides the CPU's SHA
+# extensions), so this row counts ~3.5k instructions a real CPU does not run.
+gatewayd_cmd --set auth.enabled=true "${QUIET[@]}"
+"$BIN/gateway" --config "${GW[2]}" users create bench >/dev/null
+BEARER=$("$BIN/gateway" --config "${GW[2]}" keys create --user bench --quiet)
+row "gatewayd → mock, auth + ledger, no request lines" "$BODY" "${GW[@]}"
+BEARER=
 gatewayd_cmd; row "gatewayd → mock, stream (defaults)" "$SBODY" "${GW[@]}"
 gatewayd_cmd; row "gatewayd loopback (defaults)" "$LBODY" "${GW[@]}"
