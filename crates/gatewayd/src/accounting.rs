@@ -243,7 +243,8 @@ fn row_id(ms: i64) -> String {
     id[..12].copy_from_slice(&tokgateway_store::id_prefix(ms));
     crate::app::write_hex(&mut id[12..28], fastrand::u64(..));
     crate::app::write_hex(&mut id[28..], u64::from(fastrand::u32(..)));
-    id.iter().map(|&b| char::from(b)).collect()
+    // Hex digits: always UTF-8.
+    String::from_utf8(id.to_vec()).unwrap_or_default()
 }
 
 /// The record's row; its strings move over rather than being copied.
@@ -257,7 +258,7 @@ fn to_row(r: UsageRecord) -> tokgateway_store::UsageRow {
         // time first, so rows are appended at the end of the id index.
         id: row_id(ms),
         time: ms,
-        request_id: r.request_id.to_string(),
+        request_id: (*r.request_id).to_owned(),
         user: r.user,
         key_id: r.key_id,
         endpoint: r.endpoint.to_owned(),

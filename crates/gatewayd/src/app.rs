@@ -156,8 +156,7 @@ impl std::fmt::Display for RequestId {
 }
 
 /// A unique id: `req_`, milliseconds since the epoch, then 64 random bits,
-/// in hex. Ids made later sort later, so the ledger's index on them grows at
-/// its end instead of being written all over.
+/// in hex. Ids made later sort later.
 pub fn new_request_id() -> RequestId {
     let mut buf = *b"req_0000000000000000000000000000";
     // 12 hex digits of milliseconds (until the year 10889), 16 of randomness.
