@@ -348,20 +348,43 @@ pub async fn consume(
                     None => closed = true,
                 },
             }
-            // Requests about to finish on this thread run first, so their
-            // rows share the commit instead of each waiting for the next.
-            tokio::task::yield_now().await;
+            // Requests about to finish run first, so their rows share the
+            // commit instead of each waiting for the next: while rows keep
+            // coming without a wait, gather them (for at most GATHER).
+            let until = Instant::now() + GATHER;
+            while !closed {
+                tokio::task::yield_now().await;
+                let (taken, gone) = drain(
+                    &mut rx,
+                    ledger.as_ref(),
+                    &mut metrics,
+                    &mut pending,
+                    &mut waiting,
+                )
+                .await;
+                closed = gone;
+                let full = ledger
+                    .as_ref()
+                    .is_some_and(|l| pending.len() >= l.batch_size);
+                if taken == 0 || full || Instant::now() >= until {
+                    break;
+                }
+            }
         } else {
             // Draining on a tick rather than waking for every record keeps
             // the accounting's CPU per request low.
             tick.tick().await;
         }
-        while !closed {
-            match rx.try_recv() {
-                Ok(r) => take(r, ledger.as_ref(), &mut metrics, &mut pending, &mut waiting).await,
-                Err(mpsc::error::TryRecvError::Empty) => break,
-                Err(mpsc::error::TryRecvError::Disconnected) => closed = true,
-            }
+        if !closed {
+            closed = drain(
+                &mut rx,
+                ledger.as_ref(),
+                &mut metrics,
+                &mut pending,
+                &mut waiting,
+            )
+            .await
+            .1;
         }
         let Some(ledger) = &ledger else {
             waiting.clear();
@@ -407,6 +430,32 @@ pub async fn consume(
             } else {
                 (backoff * 2).clamp(Duration::from_millis(100), Duration::from_secs(5))
             };
+        }
+    }
+}
+
+/// How long a synchronous commit waits at most for rows still arriving
+/// (see `consume`); it waits only while they arrive with no pause.
+const GATHER: Duration = Duration::from_millis(1);
+
+/// Takes every record queued now; returns how many, and whether every sender
+/// is gone.
+async fn drain(
+    rx: &mut mpsc::UnboundedReceiver<UsageRecord>,
+    ledger: Option<&LedgerWriter>,
+    metrics: &mut crate::metrics::RequestMetrics,
+    pending: &mut Vec<tokgateway_store::UsageRow>,
+    waiting: &mut Vec<tokio::sync::oneshot::Sender<()>>,
+) -> (usize, bool) {
+    let mut taken = 0;
+    loop {
+        match rx.try_recv() {
+            Ok(r) => {
+                take(r, ledger, metrics, pending, waiting).await;
+                taken += 1;
+            }
+            Err(mpsc::error::TryRecvError::Empty) => return (taken, false),
+            Err(mpsc::error::TryRecvError::Disconnected) => return (taken, true),
         }
     }
 }
