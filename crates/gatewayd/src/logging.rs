@@ -447,6 +447,25 @@ mod tests {
     }
 
     #[test]
+    fn string_values_are_quoted_as_debug_writes_them() {
+        let texts = [
+            "/v1/chat/completions",
+            "",
+            "say \"hi\"",
+            "back\\slash",
+            "café",
+            "tab\there",
+            "~ !",
+        ];
+        for text in texts {
+            let out = lines(|| {
+                tracing::info!(target: "t", route = text, "m");
+            });
+            assert_eq!(out, format!(" INFO t: m route={text:?}\n"), "{text:?}");
+        }
+    }
+
+    #[test]
     fn control_characters_are_escaped_in_every_value() {
         let evil = "m\u{1b}[31mred\u{7}\u{9b}2J\nnext";
         let out = lines(|| {
