@@ -1,11 +1,14 @@
 //! Users, API keys and the usage ledger, on SQLite (the default) or
 //! PostgreSQL, behind one [`Store`]. Both go through sqlx's `Any` driver with
-//! SQL both engines accept; times are Unix milliseconds (`BIGINT`).
+//! SQL both engines accept (the ledger's SQLite file insert goes through
+//! SQLite's C API, see `sqlite_insert`); times are Unix milliseconds
+//! (`BIGINT`).
 //!
 //! - API keys are `tgw_` + 32 random bytes (base64url); only their SHA-256
 //!   is stored ([`hash_key`]), with a short prefix for display.
-//! - Ledger rows are keyed by request id and inserted with
-//!   `ON CONFLICT DO NOTHING`, so a retried batch never counts twice.
+//! - Ledger rows are keyed by an id of their own that begins with their time
+//!   ([`id_prefix`]) and inserted with `ON CONFLICT DO NOTHING`, so a retried
+//!   batch never counts twice.
 //! - SQLite runs in WAL mode with `synchronous = FULL`: a committed row
 //!   survives a crash of the process or the machine.
 
