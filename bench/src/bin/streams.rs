@@ -25,14 +25,6 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
     sorted[i].as_secs_f64() * 1000.0
 }
 
-/// A number in [0, 1) from the clock (good enough to spread client starts).
-fn fastrand_unit() -> f64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    f64::from(nanos % 1_000_000) / 1_000_000.0
-}
-
 fn main() -> std::io::Result<()> {
     let url = tokgateway_bench::flag("--url")
         .unwrap_or_else(|| "http://127.0.0.1:8081/v1/chat/completions".to_owned());
@@ -53,14 +45,18 @@ fn main() -> std::io::Result<()> {
     tokgateway_bench::runtime()?.block_on(async move {
         let client = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(conns).build_http::<Full<Bytes>>();
         let mut tasks = Vec::with_capacity(conns);
-        for _ in 0..conns {
+        let start_all = Instant::now();
+        for i in 0..conns {
             let (client, url, body, bearer) =
                 (client.clone(), url.clone(), body.clone(), bearer.clone());
             tasks.push(tokio::spawn(async move {
                 let mut samples = Vec::with_capacity(requests);
                 let mut errors = 0usize;
-                // Clients start spread over one gap, not all at once.
-                let mut next = Instant::now() + gap.map_or(Duration::ZERO, |g| g.mul_f64(fastrand_unit()));
+                // Paced clients start evenly spread over one gap (client i at
+                // i/conns of it), so their requests do not arrive in bursts.
+                #[allow(clippy::cast_precision_loss)]
+                let offset = gap.map_or(Duration::ZERO, |g| g.mul_f64(i as f64 / conns as f64));
+                let mut next = start_all + offset;
                 for _ in 0..requests {
                     if let Some(g) = gap {
                         tokio::time::sleep_until(next.into()).await;
