@@ -106,6 +106,7 @@ run "gatewayd → mock" "$GW_PID" "$GW" "$BODY" "$CONNS"
 run "gatewayd → mock, no ledger (request log lines, metrics)" "$NL_PID" "$NL" "$BODY" "$CONNS"
 run "forwarder → mock, stream" "$FWD_PID" "$FWD" "$SBODY" "$CONNS"
 run "gatewayd → mock, stream" "$GW_PID" "$GW" "$SBODY" "$CONNS"
+run "gatewayd → mock, stream, no ledger (request log lines, metrics)" "$NL_PID" "$NL" "$SBODY" "$CONNS"
 run "forwarder → mock (reference)" "$FWD_PID" "$FWD" "$BODY" 64
 run "gatewayd loopback" "$GW_PID" "$GW" "$LBODY" 64
 run "gatewayd loopback, stream" "$GW_PID" "$GW" "$LSBODY" 64
@@ -182,6 +183,17 @@ fi
 ttfb() { "$BIN/streams" --url "http://$1/v1/chat/completions" --conns 32 --requests "$2" --body "$SBODY" --threads 1 --rate "$3"; }
 TTFB_DIRECT=$(ttfb "$MOCK" 300 0); TTFB_FWD=$(ttfb "$FWD" 300 0); TTFB_GW=$(ttfb "$GW" 300 0)
 TTFB_DIRECT_PACED=$(ttfb "$MOCK" 300 100); TTFB_FWD_PACED=$(ttfb "$FWD" 300 100); TTFB_GW_PACED=$(ttfb "$GW" 300 100)
+# The same, paced, with gatewayd as users run it: its default worker count
+# (one per core), and a forwarder with as many threads.
+CORES=$(nproc)
+read -r FWDN_PID FWDN <<<"$(start forwarder-cores "$BIN/forwarder" --upstream "http://$MOCK" --threads "$CORES")"
+PIDS+=("$FWDN_PID")
+CORES_DIR=$(mktemp -d -p "$CFG"); cp "$CFG/setting.ini" "$CORES_DIR/setting.ini"
+read -r GWN_PID GWN <<<"$(TOKGATEWAY_DATA_DIR="$CORES_DIR/data" start gatewayd-cores "$BIN/gatewayd" --config "$CORES_DIR" --listen 127.0.0.1:0)"
+PIDS+=("$GWN_PID")
+ttfb "$GWN" 100 0 >/dev/null  # warm-up
+TTFB_FWDN_PACED=$(ttfb "$FWDN" 300 100); TTFB_GWN_PACED=$(ttfb "$GWN" 300 100)
+kill "$FWDN_PID" "$GWN_PID" 2>/dev/null || true
 
 # Many slow streams held at once: a loopback provider pausing between chunks.
 SLOW_STREAMS=${BENCH_SLOW_STREAMS:-10000}
@@ -209,6 +221,8 @@ SLOW_PEAK=$(( $(hwm_kib "$SLOW_PID") / 1024 ))
   echo
   echo "Streaming TTFB, 32 clients x 300 requests at 100/s each: straight from the mock: $TTFB_DIRECT_PACED; through the forwarder: $TTFB_FWD_PACED; through gatewayd: $TTFB_GW_PACED"
   echo
+  echo "The same at 100/s each, gatewayd on its default worker count ($CORES, one per core) and the forwarder with $CORES threads: through the forwarder: $TTFB_FWDN_PACED; through gatewayd: $TTFB_GWN_PACED"
+  echo
   echo "$SLOW_STREAMS concurrent slow streams (loopback, 200 ms between chunks, ~2 s each): $SLOW_RESULT; gatewayd peak RSS $SLOW_PEAK MiB"
   echo
   echo "| target | conns | req/s | p50 | p99 | CPU µs/req | peak RSS MiB | errors |"
@@ -219,5 +233,6 @@ echo
 echo "gatewayd idle RSS: $((IDLE_RSS / 1024)) MiB"
 echo "streaming TTFB back to back: direct $TTFB_DIRECT; forwarder $TTFB_FWD; gatewayd $TTFB_GW"
 echo "streaming TTFB at 100/s per client: direct $TTFB_DIRECT_PACED; forwarder $TTFB_FWD_PACED; gatewayd $TTFB_GW_PACED"
+echo "streaming TTFB at 100/s per client, $CORES workers: forwarder $TTFB_FWDN_PACED; gatewayd $TTFB_GWN_PACED"
 echo "$SLOW_STREAMS slow streams: $SLOW_RESULT; peak RSS $SLOW_PEAK MiB"
 echo "table written to $OUT/latest.md (append it to bench/RESULTS.md to record it)"
