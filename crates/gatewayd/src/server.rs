@@ -149,8 +149,11 @@ impl hyper::service::Service<Incoming> for Gateway {
             let app = self.app.clone();
             return Box::pin(async move {
                 let frame = app.clone();
+                // The chat future (~5 KB) is boxed where it is made: the
+                // futures around it (the timeout, frame_with, this one) stay
+                // small, instead of each copying it whole when it moves.
                 Ok(app::frame_with(&frame, req, |req, ctx| {
-                    crate::routes::chat(app, ctx, req, protocol)
+                    Box::pin(crate::routes::chat(app, ctx, req, protocol))
                 })
                 .await)
             });
