@@ -2,6 +2,7 @@
 # tokgateway benchmark: requests/s, p50/p99 latency, CPU microseconds per
 # request (from /proc) and RSS of gatewayd against a bare hyper forwarder
 # measured in the same run. Loopback only. Usage: bench/run.sh [seconds]
+# (per row, in BENCH_ROUNDS slices, default 4: the rows take turns).
 # BENCH_ONLY_LEDGER=1: only the forwarder and the auth/ledger rows.
 # BENCH_WORKERS=N (default 1): worker threads of the forwarder and of every
 # gatewayd alike, so CPU per request compares code with code; with more
@@ -79,75 +80,125 @@ SBODY='{"model":"gpt-bench","stream":true,"messages":[{"role":"user","content":"
 LBODY='{"model":"loopback","messages":[{"role":"user","content":"Say something about foxes and dogs and cats."}]}'
 LSBODY='{"model":"loopback","stream":true,"messages":[{"role":"user","content":"Say something about foxes and dogs and cats."}]}'
 
-RESULTS=()
-# run NAME PID ADDR BODY CONNS [HEADERS]
-run() {
-  local name=$1 pid=$2 addr=$3 body=$4 conns=$5
-  export BENCH_HEADERS=${6:-}
-  BENCH_BODY=$body wrk -t1 -c"$conns" -d1s -s bench/post.lua "http://$addr" >/dev/null 2>&1 || true  # warm-up
-  local before; before=$(cpu_ticks "$pid")
-  local out; out=$(BENCH_BODY=$body wrk -t1 -c"$conns" -d"${DUR}s" --latency -s bench/post.lua "http://$addr" 2>&1 || true)
-  local after; after=$(cpu_ticks "$pid")
-  local reqs; reqs=$(echo "$out" | awk '/requests in/ {print $1}')
-  local rps; rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-  local p50; p50=$(echo "$out" | awk '$1=="50%" {print $2}')
-  local p99; p99=$(echo "$out" | awk '$1=="99%" {print $2}')
-  local errs; errs=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}' | tr '\n' ' ')
-  local us; us=$(awk -v t=$((after - before)) -v r="$reqs" -v hz="$TICK" 'BEGIN { if (r > 0) printf "%.1f", t * 1000000 / hz / r; else print "n/a" }')
-  RESULTS+=("| $name | $conns | $rps | $p50 | $p99 | $us | $(( $(hwm_kib "$pid") / 1024 )) | ${errs:-none} |")
-  echo "${RESULTS[-1]}"
-}
-
-echo "| target | conns | req/s | p50 | p99 | CPU µs/req | peak RSS MiB | errors |"
-echo "|---|---|---|---|---|---|---|---|"
-run "forwarder → mock (reference)" "$FWD_PID" "$FWD" "$BODY" "$CONNS"
-if [ -z "${BENCH_ONLY_LEDGER:-}" ]; then
-run "gatewayd → mock" "$GW_PID" "$GW" "$BODY" "$CONNS"
-run "gatewayd → mock, no ledger (request log lines, metrics)" "$NL_PID" "$NL" "$BODY" "$CONNS"
-run "forwarder → mock, stream" "$FWD_PID" "$FWD" "$SBODY" "$CONNS"
-run "gatewayd → mock, stream" "$GW_PID" "$GW" "$SBODY" "$CONNS"
-run "gatewayd → mock, stream, no ledger (request log lines, metrics)" "$NL_PID" "$NL" "$SBODY" "$CONNS"
-run "forwarder → mock (reference)" "$FWD_PID" "$FWD" "$BODY" 64
-run "gatewayd loopback" "$GW_PID" "$GW" "$LBODY" 64
-run "gatewayd loopback, stream" "$GW_PID" "$GW" "$LSBODY" 64
-fi
-
+# Rows: NAME, PID, ADDR, BODY, CONNS, HEADERS, and REF, the row a target
+# compares this one with ("×": CPU per request over REF's; "+": the extra
+# CPU per request over REF's, in percent).
+ROWS=()
+# Fields are split at the unit separator (a tab, being white space to read,
+# would let an empty field vanish).
+US=$'\x1f'
+row() { ROWS+=("$1$US$2$US$3$US$4$US$5$US${6:-}$US${7:-}"); }
 # Auth and the ledger (issue 4's targets): the proxy alone (ledger off, auth
 # off), then with a key checked on every request and the ledger in async and
-# in sync durability (SQLite), each a fresh gatewayd at 64 connections with
+# in sync durability (SQLite), each its own gatewayd at 64 connections with
 # request log lines off.
-ledger_rows() {
-  local label setting
-  for setting in alone async sync; do
-    ADIR="$CFG/ledger-$setting"; mkdir -p "$ADIR"; cp "$CFG/setting.ini" "$ADIR/setting.ini"
-    export TOKGATEWAY_DATA_DIR="$ADIR/data"
-    local extra=() headers=""
-    if [ "$setting" = alone ]; then
-      extra=(--set ledger.enabled=false)
-      label="gatewayd → mock, proxy alone (no ledger, auth off)"
-    else
-      "$BIN/gateway" --config "$ADIR" users create bench >/dev/null
-      KEY=$("$BIN/gateway" --config "$ADIR" keys create --user bench --quiet)
-      extra=(--set auth.enabled=true --set "ledger.durability=$setting")
-      headers="Authorization: Bearer $KEY"
-      label="gatewayd → mock, auth + ledger $setting"
-    fi
-    read -r APID AADDR <<<"$(start "gatewayd-ledger-$setting" "$BIN/gatewayd" --config "$ADIR" "${GW_ARGS[@]}" "${extra[@]}" --set "log.level=info,tokgateway::request=warn")"
-    PIDS+=("$APID")
-    run "$label" "$APID" "$AADDR" "$BODY" 64 "$headers"
-    kill "$APID" 2>/dev/null || true
-  done
-  export TOKGATEWAY_DATA_DIR="$CFG/data"
+ledger_gatewayd() {
+  local setting=$1 dir="$CFG/ledger-$1"; mkdir -p "$dir"; cp "$CFG/setting.ini" "$dir/setting.ini"
+  local extra=(--set ledger.enabled=false)
+  LEDGER_HEADERS=""
+  if [ "$setting" != alone ]; then
+    TOKGATEWAY_DATA_DIR="$dir/data" "$BIN/gateway" --config "$dir" users create bench >/dev/null
+    local key; key=$(TOKGATEWAY_DATA_DIR="$dir/data" "$BIN/gateway" --config "$dir" keys create --user bench --quiet)
+    extra=(--set auth.enabled=true --set "ledger.durability=$setting")
+    LEDGER_HEADERS="Authorization: Bearer $key"
+  fi
+  read -r LEDGER_PID LEDGER_ADDR <<<"$(TOKGATEWAY_DATA_DIR="$dir/data" start "gatewayd-ledger-$setting" "$BIN/gatewayd" --config "$dir" "${GW_ARGS[@]}" "${extra[@]}" --set "log.level=info,tokgateway::request=warn")"
 }
-[ -z "${BENCH_ONLY_LEDGER:-}" ] || run "forwarder → mock (reference)" "$FWD_PID" "$FWD" "$BODY" 64
-ledger_rows
+if [ -z "${BENCH_ONLY_LEDGER:-}" ]; then
+  row "forwarder → mock (reference)" "$FWD_PID" "$FWD" "$BODY" "$CONNS"
+  row "gatewayd → mock" "$GW_PID" "$GW" "$BODY" "$CONNS" "" "×0"
+  row "gatewayd → mock, no ledger (request log lines, metrics)" "$NL_PID" "$NL" "$BODY" "$CONNS" "" "×0"
+  row "forwarder → mock, stream" "$FWD_PID" "$FWD" "$SBODY" "$CONNS"
+  row "gatewayd → mock, stream" "$GW_PID" "$GW" "$SBODY" "$CONNS" "" "×3"
+  row "gatewayd → mock, stream, no ledger (request log lines, metrics)" "$NL_PID" "$NL" "$SBODY" "$CONNS" "" "×3"
+fi
+FWD64=${#ROWS[@]}
+row "forwarder → mock (reference)" "$FWD_PID" "$FWD" "$BODY" 64
+if [ -z "${BENCH_ONLY_LEDGER:-}" ]; then
+  row "gatewayd loopback" "$GW_PID" "$GW" "$LBODY" 64 "" "×$FWD64"
+  row "gatewayd loopback, stream" "$GW_PID" "$GW" "$LSBODY" 64 "" "×$FWD64"
+fi
+ALONE=${#ROWS[@]}
+ledger_gatewayd alone; PIDS+=("$LEDGER_PID")
+row "gatewayd → mock, proxy alone (no ledger, auth off)" "$LEDGER_PID" "$LEDGER_ADDR" "$BODY" 64 "" "×$FWD64"
+for setting in async sync; do
+  ledger_gatewayd "$setting"; PIDS+=("$LEDGER_PID")
+  row "gatewayd → mock, auth + ledger $setting" "$LEDGER_PID" "$LEDGER_ADDR" "$BODY" 64 "$LEDGER_HEADERS" "+$ALONE"
+done
+
+# Every row is measured in ROUNDS slices of DUR/ROUNDS seconds, the rows
+# taking turns, so a change in the machine's load (it is shared) falls on
+# all rows alike instead of on whichever ran at that moment.
+ROUNDS=${BENCH_ROUNDS:-4}
+SLICE=$(( (DUR + ROUNDS - 1) / ROUNDS ))
+declare -a TICKS REQS SECS P50 P99 ERRS
+slice() {
+  local i=$1 name pid addr body conns headers ref
+  IFS=$US read -r name pid addr body conns headers ref <<<"${ROWS[$i]}"
+  export BENCH_HEADERS=$headers
+  if [ -z "${REQS[$i]:-}" ]; then
+    BENCH_BODY=$body wrk -t1 -c"$conns" -d1s -s bench/post.lua "http://$addr" >/dev/null 2>&1 || true  # warm-up
+  fi
+  local before; before=$(cpu_ticks "$pid")
+  local out; out=$(BENCH_BODY=$body wrk -t1 -c"$conns" -d"${SLICE}s" --latency -s bench/post.lua "http://$addr" 2>&1 || true)
+  local after; after=$(cpu_ticks "$pid")
+  TICKS[$i]=$(( ${TICKS[$i]:-0} + after - before ))
+  REQS[$i]=$(( ${REQS[$i]:-0} + $(echo "$out" | awk '/requests in/ {print $1; f=1} END {if (!f) print 0}') ))
+  SECS[$i]=$(awk -v a="${SECS[$i]:-0}" -v b="$(echo "$out" | awk '/requests in/ {sub(/s,$/, "", $4); print $4}')" 'BEGIN {print a + b}')
+  P50[$i]="${P50[$i]:+${P50[$i]} / }$(echo "$out" | awk '$1=="50%" {print $2}')"
+  P99[$i]="${P99[$i]:+${P99[$i]} / }$(echo "$out" | awk '$1=="99%" {print $2}')"
+  ERRS[$i]="${ERRS[$i]:-}$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}' | tr '\n' ' ')"
+}
+for round in $(seq 1 "$ROUNDS"); do
+  echo "round $round of $ROUNDS (${#ROWS[@]} rows, ${SLICE}s each)"
+  for i in "${!ROWS[@]}"; do slice "$i"; done
+done
+us_per_req() { awk -v t="${TICKS[$1]}" -v r="${REQS[$1]}" -v hz="$TICK" 'BEGIN { if (r > 0) printf "%.1f", t * 1000000 / hz / r; else print "n/a" }'; }
+RESULTS=()
+for i in "${!ROWS[@]}"; do
+  IFS=$US read -r name pid addr body conns headers ref <<<"${ROWS[$i]}"
+  us=$(us_per_req "$i")
+  vs=""
+  if [ -n "$ref" ]; then
+    r=${ref:1} ref_us=$(us_per_req "${ref:1}")
+    if [ "${ref:0:1}" = "×" ]; then
+      vs=$(awk -v a="$us" -v b="$ref_us" 'BEGIN { printf "%.2f× row %d", a / b, '"$r"' + 1 }')
+    else
+      vs=$(awk -v a="$us" -v b="$ref_us" 'BEGIN { printf "%+.0f%% over row %d", (a / b - 1) * 100, '"$r"' + 1 }')
+    fi
+  fi
+  rps=$(awk -v r="${REQS[$i]}" -v s="${SECS[$i]}" 'BEGIN { if (s > 0) printf "%.0f", r / s; else print "n/a" }')
+  RESULTS+=("| $((i + 1)) | $name | $conns | $rps | ${P50[$i]} | ${P99[$i]} | $us | ${vs:-—} | $(( $(hwm_kib "$pid") / 1024 )) | ${ERRS[$i]:-none} |")
+done
+HEADER="| row | target | conns | req/s | p50 (each round) | p99 (each round) | CPU µs/req | vs | peak RSS MiB | errors |"
+RULE="|---|---|---|---|---|---|---|---|---|---|"
+printf '%s\n' "$HEADER" "$RULE" "${RESULTS[@]}"
 if [ -n "${BENCH_ONLY_LEDGER:-}" ]; then
   # A quick run of the table rows above only.
-  printf '%s\n' "${RESULTS[@]}" >"$OUT/latest.md"
+  printf '%s\n' "$HEADER" "$RULE" "${RESULTS[@]}" >"$OUT/latest.md"
   exit 0
 fi
 
-# Other gateways against the same mock, same load (when installed: bench/install-others.sh).
+# Other gateways against the same mock, same load (when installed:
+# bench/install-others.sh), each followed by the forwarder and gatewayd again
+# (rows 1 and 2), so the three compare within one stretch of time.
+other() {
+  local n=${#ROWS[@]}
+  row "$1" "$2" "$3" "$BODY" "$CONNS" "$4"
+  for r in 1 2; do
+    IFS=$US read -r name pid addr body conns headers ref <<<"${ROWS[$((r - 1))]}"
+    row "$name (again, beside row $((n + 1)))" "$pid" "$addr" "$body" "$conns" "$headers"
+  done
+  for i in "$n" $((n + 1)) $((n + 2)); do slice "$i"; slice "$i"; done
+  for i in "$n" $((n + 1)) $((n + 2)); do
+    IFS=$US read -r name pid addr body conns headers ref <<<"${ROWS[$i]}"
+    us=$(us_per_req "$i")
+    vs=""
+    [ "$i" = "$n" ] && vs=$(awk -v a="$us" -v b="$(us_per_req $((n + 2)))" 'BEGIN { printf "%.1f× row %d", a / b, '"$n"' + 3 }')
+    RESULTS+=("| $((i + 1)) | $name | $conns | — | ${P50[$i]} | ${P99[$i]} | $us | ${vs:-—} | $(( $(hwm_kib "$pid") / 1024 )) | ${ERRS[$i]:-none} |")
+    echo "${RESULTS[-1]}"
+  done
+}
 LITELLM=bench/out/venv-litellm/bin/litellm
 if [ -x "$LITELLM" ]; then
   cat >"$CFG/litellm.yaml" <<YAML
@@ -163,7 +214,7 @@ YAML
   "$LITELLM" --config "$CFG/litellm.yaml" --host 127.0.0.1 --port "$LPORT" --num_workers 1 >"$OUT/litellm.log" 2>&1 &
   LL_PID=$!; PIDS+=("$LL_PID")
   for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$LPORT/health/liveliness" >/dev/null 2>&1 && break; sleep 0.2; done
-  run "LiteLLM proxy → mock" "$LL_PID" "127.0.0.1:$LPORT" "$BODY" "$CONNS" "Authorization: Bearer sk-bench-7f3c9a2e41d84b6f9e0a5c1d2b3e4f50"
+  other "LiteLLM proxy → mock" "$LL_PID" "127.0.0.1:$LPORT" "Authorization: Bearer sk-bench-7f3c9a2e41d84b6f9e0a5c1d2b3e4f50"
   kill "$LL_PID" 2>/dev/null || true
 fi
 PORTKEY=bench/out/portkey/node_modules/@portkey-ai/gateway/build/start-server.js
@@ -172,7 +223,7 @@ if [ -f "$PORTKEY" ]; then
   NODE_ENV=production node "$PORTKEY" --port="$PPORT" --headless >"$OUT/portkey.log" 2>&1 &
   PK_PID=$!; PIDS+=("$PK_PID")
   for _ in $(seq 1 100); do curl -s "http://127.0.0.1:$PPORT/" >/dev/null 2>&1 && break; sleep 0.2; done
-  run "Portkey gateway → mock" "$PK_PID" "127.0.0.1:$PPORT" "$BODY" "$CONNS" "Authorization: Bearer sk-bench|x-portkey-provider: openai|x-portkey-custom-host: http://$MOCK/v1"
+  other "Portkey gateway → mock" "$PK_PID" "127.0.0.1:$PPORT" "Authorization: Bearer sk-bench|x-portkey-provider: openai|x-portkey-custom-host: http://$MOCK/v1"
   kill "$PK_PID" 2>/dev/null || true
 fi
 
@@ -189,7 +240,7 @@ CORES=$(nproc)
 read -r FWDN_PID FWDN <<<"$(start forwarder-cores "$BIN/forwarder" --upstream "http://$MOCK" --threads "$CORES")"
 PIDS+=("$FWDN_PID")
 CORES_DIR=$(mktemp -d -p "$CFG"); cp "$CFG/setting.ini" "$CORES_DIR/setting.ini"
-read -r GWN_PID GWN <<<"$(TOKGATEWAY_DATA_DIR="$CORES_DIR/data" start gatewayd-cores "$BIN/gatewayd" --config "$CORES_DIR" --listen 127.0.0.1:0)"
+read -r GWN_PID GWN <<<"$(TOKGATEWAY_DATA_DIR="$CORES_DIR/data" start gatewayd-cores "$BIN/gatewayd" --config "$CORES_DIR" --listen 127.0.0.1:0 --set "log.level=${BENCH_LOG_LEVEL:-info}")"
 PIDS+=("$GWN_PID")
 ttfb "$GWN" 100 0 >/dev/null  # warm-up
 TTFB_FWDN_PACED=$(ttfb "$FWDN" 300 100); TTFB_GWN_PACED=$(ttfb "$GWN" 300 100)
@@ -213,7 +264,7 @@ SLOW_PEAK=$(( $(hwm_kib "$SLOW_PID") / 1024 ))
 
 {
   echo
-  echo "## $(date -u +%Y-%m-%d) — $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr), ${DUR}s per row, wrk -t1, $WORKERS worker thread(s) in the forwarder and in gatewayd"
+  echo "## $(date -u +%Y-%m-%d) — $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr), ${ROUNDS} rounds of ${SLICE}s per row (rows taking turns), wrk -t1, $WORKERS worker thread(s) in the forwarder and in gatewayd"
   echo
   echo "gatewayd idle RSS: $((IDLE_RSS / 1024)) MiB. Ledger on (async, SQLite) in every gatewayd row; auth off unless the row says so."
   echo
@@ -225,8 +276,8 @@ SLOW_PEAK=$(( $(hwm_kib "$SLOW_PID") / 1024 ))
   echo
   echo "$SLOW_STREAMS concurrent slow streams (loopback, 200 ms between chunks, ~2 s each): $SLOW_RESULT; gatewayd peak RSS $SLOW_PEAK MiB"
   echo
-  echo "| target | conns | req/s | p50 | p99 | CPU µs/req | peak RSS MiB | errors |"
-  echo "|---|---|---|---|---|---|---|---|"
+  echo "$HEADER"
+  echo "$RULE"
   printf '%s\n' "${RESULTS[@]}"
 } >"$OUT/latest.md"
 echo
