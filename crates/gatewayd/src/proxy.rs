@@ -816,6 +816,9 @@ impl Passthrough {
                 continue;
             }
             if zero_copy {
+                // What the client gets is at most the chunk and the start of
+                // an event begun before it: room made once.
+                out.reserve(chunk.len() + begun.len());
                 out.extend_from_slice(&chunk[..last]);
                 zero_copy = false;
             }
@@ -1004,7 +1007,9 @@ fn stream_through(
     mode: Mode,
     guard: RecordGuard,
 ) -> Response {
-    let state = Passthrough {
+    // Boxed: `unfold` moves its state in and out of its future at every
+    // chunk, and a pointer moves cheaper than the state.
+    let state = Box::new(Passthrough {
         upstream: resp.bytes_stream().boxed(),
         decoder: sse::Decoder::default(),
         protocol,
@@ -1015,7 +1020,7 @@ fn stream_through(
         finished: false,
         guard: Some(guard),
         held: BytesMut::new(),
-    };
+    });
     let body = futures_util::stream::unfold(state, |mut st| async move {
         if st.finished {
             return None;
