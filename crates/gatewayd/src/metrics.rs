@@ -1,7 +1,10 @@
 //! Prometheus metrics (`GET /metrics`). Per-request metrics are recorded by
 //! the accounting consumer, off the request path.
 
-use std::collections::HashMap;
+/// The handles' maps hash with foldhash (seeded per process, as std's
+/// SipHash is, at a fraction of its cost; the maps are bounded by
+/// [`MAX_CACHED`]): four lookups per request.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI64, Ordering};
 
