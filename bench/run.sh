@@ -81,8 +81,8 @@ LBODY='{"model":"loopback","messages":[{"role":"user","content":"Say something a
 LSBODY='{"model":"loopback","stream":true,"messages":[{"role":"user","content":"Say something about foxes and dogs and cats."}]}'
 
 # Rows: NAME, PID, ADDR, BODY, CONNS, HEADERS, and REF, the row a target
-# compares this one with ("×": CPU per request over REF's; "+": the extra
-# CPU per request over REF's, in percent).
+# compares this one with ("xN": CPU per request as a multiple of row N's;
+# "+N": the extra CPU per request over row N's, in percent; N from 0).
 ROWS=()
 # Fields are split at the unit separator (a tab, being white space to read,
 # would let an empty field vanish).
@@ -106,21 +106,21 @@ ledger_gatewayd() {
 }
 if [ -z "${BENCH_ONLY_LEDGER:-}" ]; then
   row "forwarder → mock (reference)" "$FWD_PID" "$FWD" "$BODY" "$CONNS"
-  row "gatewayd → mock" "$GW_PID" "$GW" "$BODY" "$CONNS" "" "×0"
-  row "gatewayd → mock, no ledger (request log lines, metrics)" "$NL_PID" "$NL" "$BODY" "$CONNS" "" "×0"
+  row "gatewayd → mock" "$GW_PID" "$GW" "$BODY" "$CONNS" "" "x0"
+  row "gatewayd → mock, no ledger (request log lines, metrics)" "$NL_PID" "$NL" "$BODY" "$CONNS" "" "x0"
   row "forwarder → mock, stream" "$FWD_PID" "$FWD" "$SBODY" "$CONNS"
-  row "gatewayd → mock, stream" "$GW_PID" "$GW" "$SBODY" "$CONNS" "" "×3"
-  row "gatewayd → mock, stream, no ledger (request log lines, metrics)" "$NL_PID" "$NL" "$SBODY" "$CONNS" "" "×3"
+  row "gatewayd → mock, stream" "$GW_PID" "$GW" "$SBODY" "$CONNS" "" "x3"
+  row "gatewayd → mock, stream, no ledger (request log lines, metrics)" "$NL_PID" "$NL" "$SBODY" "$CONNS" "" "x3"
 fi
 FWD64=${#ROWS[@]}
 row "forwarder → mock (reference)" "$FWD_PID" "$FWD" "$BODY" 64
 if [ -z "${BENCH_ONLY_LEDGER:-}" ]; then
-  row "gatewayd loopback" "$GW_PID" "$GW" "$LBODY" 64 "" "×$FWD64"
-  row "gatewayd loopback, stream" "$GW_PID" "$GW" "$LSBODY" 64 "" "×$FWD64"
+  row "gatewayd loopback" "$GW_PID" "$GW" "$LBODY" 64 "" "x$FWD64"
+  row "gatewayd loopback, stream" "$GW_PID" "$GW" "$LSBODY" 64 "" "x$FWD64"
 fi
 ALONE=${#ROWS[@]}
 ledger_gatewayd alone; PIDS+=("$LEDGER_PID")
-row "gatewayd → mock, proxy alone (no ledger, auth off)" "$LEDGER_PID" "$LEDGER_ADDR" "$BODY" 64 "" "×$FWD64"
+row "gatewayd → mock, proxy alone (no ledger, auth off)" "$LEDGER_PID" "$LEDGER_ADDR" "$BODY" 64 "" "x$FWD64"
 for setting in async sync; do
   ledger_gatewayd "$setting"; PIDS+=("$LEDGER_PID")
   row "gatewayd → mock, auth + ledger $setting" "$LEDGER_PID" "$LEDGER_ADDR" "$BODY" 64 "$LEDGER_HEADERS" "+$ALONE"
@@ -154,22 +154,25 @@ for round in $(seq 1 "$ROUNDS"); do
   for i in "${!ROWS[@]}"; do slice "$i"; done
 done
 us_per_req() { awk -v t="${TICKS[$1]}" -v r="${REQS[$1]}" -v hz="$TICK" 'BEGIN { if (r > 0) printf "%.1f", t * 1000000 / hz / r; else print "n/a" }'; }
-RESULTS=()
-for i in "${!ROWS[@]}"; do
-  IFS=$US read -r name pid addr body conns headers ref <<<"${ROWS[$i]}"
-  us=$(us_per_req "$i")
-  vs=""
+# result_row I: row I's line of the table.
+result_row() {
+  local name pid addr body conns headers ref us vs="" rps
+  IFS=$US read -r name pid addr body conns headers ref <<<"${ROWS[$1]}"
+  us=$(us_per_req "$1")
   if [ -n "$ref" ]; then
-    r=${ref:1} ref_us=$(us_per_req "${ref:1}")
-    if [ "${ref:0:1}" = "×" ]; then
-      vs=$(awk -v a="$us" -v b="$ref_us" 'BEGIN { printf "%.2f× row %d", a / b, '"$r"' + 1 }')
+    local r=${ref:1} ref_us
+    ref_us=$(us_per_req "$r")
+    if [ "${ref:0:1}" = "x" ]; then
+      vs=$(awk -v a="$us" -v b="$ref_us" -v r="$r" 'BEGIN { printf "%.2f× row %d", a / b, r + 1 }')
     else
-      vs=$(awk -v a="$us" -v b="$ref_us" 'BEGIN { printf "%+.0f%% over row %d", (a / b - 1) * 100, '"$r"' + 1 }')
+      vs=$(awk -v a="$us" -v b="$ref_us" -v r="$r" 'BEGIN { printf "%+.0f%% over row %d", (a / b - 1) * 100, r + 1 }')
     fi
   fi
-  rps=$(awk -v r="${REQS[$i]}" -v s="${SECS[$i]}" 'BEGIN { if (s > 0) printf "%.0f", r / s; else print "n/a" }')
-  RESULTS+=("| $((i + 1)) | $name | $conns | $rps | ${P50[$i]} | ${P99[$i]} | $us | ${vs:-—} | $(( $(hwm_kib "$pid") / 1024 )) | ${ERRS[$i]:-none} |")
-done
+  rps=$(awk -v r="${REQS[$1]}" -v s="${SECS[$1]}" 'BEGIN { if (s > 0) printf "%.0f", r / s; else print "n/a" }')
+  echo "| $(($1 + 1)) | $name | $conns | $rps | ${P50[$1]} | ${P99[$1]} | $us | ${vs:-—} | $(( $(hwm_kib "$pid") / 1024 )) | ${ERRS[$1]:-none} |"
+}
+RESULTS=()
+for i in "${!ROWS[@]}"; do RESULTS+=("$(result_row "$i")"); done
 HEADER="| row | target | conns | req/s | p50 (each round) | p99 (each round) | CPU µs/req | vs | peak RSS MiB | errors |"
 RULE="|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "$HEADER" "$RULE" "${RESULTS[@]}"
@@ -184,18 +187,14 @@ fi
 # (rows 1 and 2), so the three compare within one stretch of time.
 other() {
   local n=${#ROWS[@]}
-  row "$1" "$2" "$3" "$BODY" "$CONNS" "$4"
+  row "$1" "$2" "$3" "$BODY" "$CONNS" "$4" "x$((n + 2))"
   for r in 1 2; do
     IFS=$US read -r name pid addr body conns headers ref <<<"${ROWS[$((r - 1))]}"
     row "$name (again, beside row $((n + 1)))" "$pid" "$addr" "$body" "$conns" "$headers"
   done
   for i in "$n" $((n + 1)) $((n + 2)); do slice "$i"; slice "$i"; done
   for i in "$n" $((n + 1)) $((n + 2)); do
-    IFS=$US read -r name pid addr body conns headers ref <<<"${ROWS[$i]}"
-    us=$(us_per_req "$i")
-    vs=""
-    [ "$i" = "$n" ] && vs=$(awk -v a="$us" -v b="$(us_per_req $((n + 2)))" 'BEGIN { printf "%.1f× row %d", a / b, '"$n"' + 3 }')
-    RESULTS+=("| $((i + 1)) | $name | $conns | — | ${P50[$i]} | ${P99[$i]} | $us | ${vs:-—} | $(( $(hwm_kib "$pid") / 1024 )) | ${ERRS[$i]:-none} |")
+    RESULTS+=("$(result_row "$i")")
     echo "${RESULTS[-1]}"
   done
 }
