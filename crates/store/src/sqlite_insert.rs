@@ -104,18 +104,17 @@ impl Insert {
     /// returns the rows it changed. The bindings are cleared before it
     /// returns, whatever happened.
     pub(crate) fn execute(&mut self, values: &[Param<'_>]) -> rusqlite::Result<u64> {
-        let stmt = self.stmt.as_ptr();
-        // SAFETY: `stmt` is a live statement of an open connection.
-        let db = unsafe { ffi::sqlite3_db_handle(stmt) };
         if values.len() != self.params {
             return Err(rusqlite::Error::InvalidParameterCount(
                 values.len(),
                 self.params,
             ));
         }
-        let result = self.bind_and_step(stmt, db, values);
-        // SAFETY: as above. Resetting ends the run; clearing drops every
-        // pointer into `values` before the borrow ends.
+        let result = self.bind_and_step(values);
+        let stmt = self.stmt.as_ptr();
+        // SAFETY: `stmt` is a live statement of an open connection.
+        // Resetting ends the run; clearing drops every pointer into `values`
+        // before the borrow ends.
         unsafe {
             ffi::sqlite3_reset(stmt);
             ffi::sqlite3_clear_bindings(stmt);
@@ -123,12 +122,10 @@ impl Insert {
         result
     }
 
-    fn bind_and_step(
-        &mut self,
-        stmt: *mut ffi::sqlite3_stmt,
-        db: *mut ffi::sqlite3,
-        values: &[Param<'_>],
-    ) -> rusqlite::Result<u64> {
+    fn bind_and_step(&mut self, values: &[Param<'_>]) -> rusqlite::Result<u64> {
+        let stmt = self.stmt.as_ptr();
+        // SAFETY: `stmt` is a live statement of an open connection.
+        let db = unsafe { ffi::sqlite3_db_handle(stmt) };
         for (i, v) in values.iter().enumerate() {
             let col = c_int::try_from(i + 1).unwrap_or(c_int::MAX);
             // SAFETY: `stmt` is live and `col` within its parameter count

@@ -425,18 +425,23 @@ async fn a_version_2_ledger_is_migrated_without_losing_rows() {
     assert_eq!(since(1_790_000_000_000).await.unwrap().total.requests, 2);
     assert_eq!(since(1_790_000_000_001).await.unwrap().total.requests, 1);
     assert_eq!(since(1_790_000_000_002).await.unwrap().total.requests, 0);
-    let log = s
-        .usage_log(&LogQuery {
-            limit: 10,
-            ..LogQuery::default()
-        })
-        .await
-        .unwrap();
+    let log = ten_newest(&s, None).await;
     let times: Vec<&str> = log.data.iter().map(|r| r.time.as_str()).collect();
     assert_eq!(
         times,
         ["2026-09-21T14:13:20.001Z", "2026-09-21T14:13:20.000Z"]
     );
+}
+
+/// The first page of ten of the request log, rows at or after `since`.
+async fn ten_newest(s: &Store, since: Option<i64>) -> tokgateway_store::LogPage {
+    s.usage_log(&LogQuery {
+        since_ms: since,
+        limit: 10,
+        ..LogQuery::default()
+    })
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
@@ -469,23 +474,10 @@ async fn time_ranges_are_exact_whatever_ids_rows_bring() {
             .await
             .unwrap();
         assert_eq!(sum.total.requests, want, "since {since}");
-        let log = s
-            .usage_log(&LogQuery {
-                since_ms: Some(since),
-                limit: 10,
-                ..LogQuery::default()
-            })
-            .await
-            .unwrap();
+        let log = ten_newest(&s, Some(since)).await;
         assert_eq!(log.data.len() as u64, want, "log since {since}");
     }
-    let log = s
-        .usage_log(&LogQuery {
-            limit: 10,
-            ..LogQuery::default()
-        })
-        .await
-        .unwrap();
+    let log = ten_newest(&s, None).await;
     let order: Vec<&str> = log.data.iter().map(|r| r.request_id.as_str()).collect();
     assert_eq!(order, ["r3", "r2", "r1", "r0"], "newest first");
     // Written again, the same rows are recognised as stored.
