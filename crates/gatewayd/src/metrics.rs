@@ -1,10 +1,6 @@
 //! Prometheus metrics (`GET /metrics`). Per-request metrics are recorded by
 //! the accounting consumer, off the request path.
 
-/// The handles' maps hash with foldhash (seeded per process, as std's
-/// SipHash is, at a fraction of its cost; the maps are bounded by
-/// [`MAX_CACHED`]): four lookups per request.
-type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -12,6 +8,11 @@ use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::accounting::UsageRecord;
+
+/// The handles' maps hash with foldhash (seeded per process, as std's
+/// SipHash is, at a fraction of its cost; the maps are bounded by
+/// [`MAX_CACHED`]): four lookups per request.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
