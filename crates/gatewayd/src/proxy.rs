@@ -772,15 +772,15 @@ struct Passthrough {
 }
 
 impl Passthrough {
-    /// Same protocol: the upstream's own bytes, event by event, as far as
-    /// they hold whole events (`cuts`: where events end in `chunk`) — without
-    /// a copy, unless an event is dropped (the usage chunk the client did not
-    /// ask for) or began in an earlier chunk. The bytes of an incomplete event
-    /// wait for the rest of it. Only events that may matter to accounting
-    /// (they name usage, or end the stream) are decoded; the chunk is
-    /// searched for those names once, not event by event.
-    fn pass(&mut self, chunk: &Bytes, cuts: &[usize]) -> Bytes {
-        let marks = marks(self.protocol, chunk);
+    /// Same protocol: the upstream's own bytes, as far as they hold whole
+    /// events — without a copy, unless an event is dropped (the usage chunk
+    /// the client did not ask for) or began in an earlier chunk. The bytes of
+    /// an incomplete event wait for the rest of it. `marks`: where `chunk`
+    /// names what may matter to accounting (usage, the end of the stream);
+    /// `cuts`: where events end in `chunk` — at least the first and the last
+    /// end, and both ends of each event holding a mark. Only the events
+    /// holding a mark are decoded.
+    fn pass(&mut self, chunk: &Bytes, cuts: &[usize], marks: &[std::ops::Range<usize>]) -> Bytes {
         let mut next_mark = 0;
         let mut out = BytesMut::new();
         // While true, what the client gets is `chunk[..last]`.
@@ -1029,8 +1029,9 @@ fn stream_through(
             match st.upstream.next().await {
                 Some(Ok(chunk)) => {
                     let out = if matches!(st.mode, Mode::Pass { .. }) {
-                        let cuts = st.decoder.feed_cuts(&chunk);
-                        st.pass(&chunk, &cuts)
+                        let marks = marks(st.protocol, &chunk);
+                        let cuts = st.decoder.feed_cuts_around(&chunk, &marks);
+                        st.pass(&chunk, &cuts, &marks)
                     } else {
                         let mut out = BytesMut::new();
                         for ev in st.decoder.feed(&chunk) {

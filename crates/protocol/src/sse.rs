@@ -81,6 +81,65 @@ impl Decoder {
         cuts
     }
 
+    /// The cuts of [`Decoder::feed_cuts`] that a proxy looking inside only
+    /// some events needs: the first and the last of `chunk`, and the two
+    /// around each event that holds one of `marks` (ranges of `chunk`, sorted
+    /// by start, holding no line end). Between two cuts returned lie whole
+    /// events; the cuts left out only part events nobody looks inside. A chunk
+    /// whose lines all end in `\n` is searched near those places only, not
+    /// line by line; any other is scanned whole (as [`Decoder::feed_cuts`]).
+    pub fn feed_cuts_around(
+        &mut self,
+        chunk: &[u8],
+        marks: &[std::ops::Range<usize>],
+    ) -> Vec<usize> {
+        if self.pending_cr || memchr::memchr(b'\r', chunk).is_some() {
+            return self.feed_cuts(chunk);
+        }
+        let Some(&end_byte) = chunk.last() else {
+            return Vec::new();
+        };
+        // A `\n` opening the chunk is a blank line when the last chunk ended
+        // with a line end: a cut just past it.
+        let leading = !self.partial && chunk[0] == b'\n';
+        self.partial = end_byte != b'\n';
+        let last_before = |from: usize, to: usize| {
+            last_blank_line(&chunk[from..to])
+                .map(|at| from + at)
+                .or((leading && from == 0 && to >= 1).then_some(1))
+        };
+        let Some(last) = last_before(0, chunk.len()) else {
+            return Vec::new();
+        };
+        let first = if leading {
+            1
+        } else {
+            next_blank_line(chunk, 0).unwrap_or(last)
+        };
+        let mut cuts = vec![first];
+        for mark in marks {
+            let covered = cuts[cuts.len() - 1];
+            if mark.start < covered {
+                continue;
+            }
+            let Some(end) = next_blank_line(chunk, mark.end) else {
+                // The event holding the mark ends in a later chunk (and so
+                // does every one after it).
+                break;
+            };
+            if let Some(start) = last_before(covered, mark.start)
+                && start > covered
+            {
+                cuts.push(start);
+            }
+            cuts.push(end);
+        }
+        if last > cuts[cuts.len() - 1] {
+            cuts.push(last);
+        }
+        cuts
+    }
+
     /// Where reading `chunk` starts: past a `\n` that ends the `\r` the last
     /// chunk ended with.
     fn start(&mut self, chunk: &[u8]) -> usize {
@@ -134,6 +193,32 @@ impl Decoder {
             _ => {}
         }
         None
+    }
+}
+
+/// In text whose lines end in `\n`: the offset just past the first blank
+/// line whose line end comes at or after `from` (`from` not just past a `\n`).
+fn next_blank_line(text: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    loop {
+        let nl = at + memchr::memchr(b'\n', &text[at..])?;
+        if text.get(nl + 1) == Some(&b'\n') {
+            return Some(nl + 2);
+        }
+        at = nl + 1;
+    }
+}
+
+/// In text whose lines end in `\n`: the offset just past the last blank line
+/// that lies wholly in it (not one opening it: its line end is unseen).
+fn last_blank_line(text: &[u8]) -> Option<usize> {
+    let mut to = text.len();
+    loop {
+        let nl = memchr::memrchr(b'\n', &text[..to])?;
+        if nl > 0 && text[nl - 1] == b'\n' {
+            return Some(nl + 1);
+        }
+        to = nl;
     }
 }
 
@@ -232,6 +317,29 @@ mod tests {
                 String::from_utf8_lossy(other)
             );
         }
+    }
+
+    #[test]
+    fn cuts_around_marks_leave_out_the_ends_of_unmarked_events() {
+        let chunk = b"data: a\n\ndata: b\n\ndata: c\n\ndata: usage\n\ndata: d\n\ndata: e";
+        let mark = chunk.windows(5).position(|w| w == b"usage").unwrap();
+        let marks = [std::ops::Range {
+            start: mark,
+            end: mark + 5,
+        }];
+        let mut d = Decoder::default();
+        assert_eq!(d.feed_cuts_around(chunk, &marks), [9, 27, 40, 49]);
+        // The chunk ended inside a line: a `\n` opening the next one ends it.
+        assert_eq!(d.feed_cuts_around(b"\n\ndata: f\n", &[]), [2]);
+        // It ended with a line end: a `\n` opening the next one is a blank line.
+        assert_eq!(d.feed_cuts_around(b"\ndata: g\n\n", &[]), [1, 10]);
+        // CR line ends: every cut, as `feed_cuts` finds them.
+        let crlf = b"data: a\r\n\r\ndata: b\r\n\r\ndata: c\r\n\r\n";
+        assert_eq!(
+            Decoder::default().feed_cuts_around(crlf, &[]),
+            Decoder::default().feed_cuts(crlf)
+        );
+        assert_eq!(Decoder::default().feed_cuts(crlf).len(), 3);
     }
 
     const STREAM: &str = "event: message_start\r\ndata: {\"a\":1}\r\n\r\n: keep-alive\n\ndata: line1\ndata: line2\n\ndata:[DONE]\n\n";

@@ -316,6 +316,62 @@ proptest! {
     }
 }
 
+/// A stream with LF line ends only (the shape real upstreams send), with a
+/// comment block, an empty event (a blank line after a blank line) and
+/// usage named in every chunk, as OpenAI streams with usage do.
+const OPENAI_LF: &str = concat!(
+    ": hi\n\n",
+    "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}],\"usage\":null}\n\n\n",
+    "data: {\"choices\":[{\"delta\":{\"content\":\"b\"}}],\"usage\":null}\n\n",
+    "data: {\"choices\":[{\"delta\":{\"content\":\"c\"}}]}\n\n",
+    "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3}}\n\n",
+    "data: [DONE]\n\n",
+);
+
+proptest! {
+    /// The cuts `feed_cuts_around` returns are cuts `feed_cuts` finds, the
+    /// first and last of each chunk among them, and each event naming a mark
+    /// lies alone between two of them, however the stream is chunked.
+    #[test]
+    fn cuts_around_marks_isolate_the_marked_events(cuts in proptest::collection::vec(any::<usize>(), 0..12)) {
+        for stream in [ANTHROPIC, OPENAI, OPENAI_LF] {
+            let chunks = split(stream.as_bytes(), &cuts);
+            let (mut every, mut around) = (Decoder::default(), Decoder::default());
+            for c in &chunks {
+                let mut marks: Vec<_> = ["usage", "[DONE]", "message_stop"]
+                    .iter()
+                    .flat_map(|n| {
+                        let n = n.as_bytes();
+                        c.windows(n.len())
+                            .enumerate()
+                            .filter(move |(_, w)| *w == n)
+                            .map(move |(at, _)| at..at + n.len())
+                    })
+                    .collect();
+                marks.sort_unstable_by_key(|m| m.start);
+                let all = every.feed_cuts(c);
+                let some = around.feed_cuts_around(c, &marks);
+                for cut in &some {
+                    prop_assert!(all.contains(cut), "{} is no cut in {:?}", cut, all);
+                }
+                prop_assert_eq!(some.first(), all.first());
+                prop_assert_eq!(some.last(), all.last());
+                prop_assert!(some.windows(2).all(|w| w[0] < w[1]));
+                for pair in some.windows(2) {
+                    let part = &c[pair[0]..pair[1]];
+                    if marks.iter().any(|m| pair[0] <= m.start && m.end <= pair[1]) {
+                        prop_assert!(
+                            decode(&[part.to_vec()]).len() <= 1,
+                            "{:?} holds a mark and more than one event",
+                            String::from_utf8_lossy(part)
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
 proptest! {
     /// Reading `usage` backwards from an object's end finds what a parser
     /// finds: the top-level member, never one nested deeper or inside a
