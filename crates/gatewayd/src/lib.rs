@@ -4,10 +4,12 @@
 //! - [`app`]: state, router and the per-request frame (its doc lists the layers);
 //! - [`proxy`]: the chat path; [`upstream`]: providers; [`routing`]: model → providers;
 //! - [`accounting`]: one usage record per request; [`metrics`]: Prometheus;
-//! - [`server`]: listen, TLS, graceful shutdown.
+//! - [`server`]: listen, TLS, graceful shutdown;
+//! - [`Allocator`]: the binaries' global allocator (mimalloc).
 
 pub mod accounting;
 pub mod admin;
+mod allocator;
 pub mod app;
 pub mod auth;
 pub mod chatstream;
@@ -27,6 +29,7 @@ pub mod sse;
 pub mod tls;
 pub mod upstream;
 
+pub use allocator::Allocator;
 pub use tokgateway_protocol::translate;
 
 use std::io::Write;

@@ -1,8 +1,6 @@
-// mimalloc: the request path allocates many small, short-lived buffers, and
-// glibc's allocator spends measurably more CPU (and lock contention across
-// worker threads) on them; see bench/RESULTS.md.
+// mimalloc, asked for plain blocks where it can (see the allocator's docs).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: tokgateway_gatewayd::Allocator = tokgateway_gatewayd::Allocator;
 
 fn main() -> std::process::ExitCode {
     tokgateway_gatewayd::main()
