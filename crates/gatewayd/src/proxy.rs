@@ -622,14 +622,30 @@ fn may_matter(protocol: Protocol, raw: &[u8]) -> bool {
 }
 
 /// Where `raw` names what may matter, by start: one search of a chunk per
-/// name, however many events it holds.
+/// name, however many events it holds. A `"usage":null` member (which OpenAI
+/// streams asked for usage put in every chunk before the one carrying it)
+/// holds no tokens and is no mark: those events pass without being read.
 fn marks(protocol: Protocol, raw: &[u8]) -> Vec<std::ops::Range<usize>> {
     let mut marks: Vec<_> = matters_finders(protocol)
         .iter()
         .flat_map(|f| f.find_iter(raw).map(|at| at..at + f.needle().len()))
+        .filter(|m| !null_usage(raw, m))
         .collect();
     marks.sort_unstable_by_key(|m| m.start);
     marks
+}
+
+/// Whether the mark `m` in `raw` is the name of a `"usage": null` member.
+fn null_usage(raw: &[u8], m: &std::ops::Range<usize>) -> bool {
+    let value = |rest: &[u8]| {
+        let rest = rest.trim_ascii_start();
+        rest.strip_prefix(b":")
+            .is_some_and(|v| v.trim_ascii_start().starts_with(b"null"))
+    };
+    &raw[m.clone()] == b"usage"
+        && m.start > 0
+        && raw[m.start - 1] == b'"'
+        && raw[m.end..].strip_prefix(b"\"").is_some_and(value)
 }
 
 /// An OpenAI stream chunk's usage, and whether the chunk has no choices (the
@@ -1312,9 +1328,24 @@ mod tests {
 
     #[test]
     fn stream_chunks_are_searched_once_for_what_may_matter() {
-        let chunk = b"data: {\"usage\":null}\n\ndata: {}\n\ndata: [DONE]\n\n";
-        assert_eq!(marks(Protocol::OpenAi, chunk), vec![8..13, 38..44]);
+        let chunk = b"data: {\"usage\":{}}\n\ndata: {}\n\ndata: [DONE]\n\n";
+        assert_eq!(marks(Protocol::OpenAi, chunk), vec![8..13, 36..42]);
         assert!(marks(Protocol::OpenAi, b"data: {}\n\n").is_empty());
+        // A null usage holds no tokens: no mark.
+        for null in [
+            &b"data: {\"choices\":[],\"usage\":null}\n\n"[..],
+            b"data: {\"usage\" : null}\n\n",
+            b"data: {\"usage\":\n null}\n\n",
+        ] {
+            assert!(marks(Protocol::OpenAi, null).is_empty(), "{null:?}");
+        }
+        for named in [
+            &b"data: {\"usage\":{\"prompt_tokens\":1}}\n\n"[..],
+            b"data: {\"usage\": nil}\n\n",
+            b"data: {\"content\":\"usage null\"}\n\n",
+        ] {
+            assert_eq!(marks(Protocol::OpenAi, named).len(), 1, "{named:?}");
+        }
         let openai = |raw: &[u8]| may_matter(Protocol::OpenAi, raw);
         let anthropic = |raw: &[u8]| may_matter(Protocol::Anthropic, raw);
         assert!(!openai(
