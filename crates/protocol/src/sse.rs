@@ -103,12 +103,7 @@ impl Decoder {
         // with a line end: a cut just past it.
         let leading = !self.partial && chunk[0] == b'\n';
         self.partial = end_byte != b'\n';
-        let last_before = |from: usize, to: usize| {
-            last_blank_line(&chunk[from..to])
-                .map(|at| from + at)
-                .or((leading && from == 0 && to >= 1).then_some(1))
-        };
-        let Some(last) = last_before(0, chunk.len()) else {
+        let Some(last) = last_blank_line(chunk).or(leading.then_some(1)) else {
             return Vec::new();
         };
         let first = if leading {
@@ -127,10 +122,10 @@ impl Decoder {
                 // does every one after it).
                 break;
             };
-            if let Some(start) = last_before(covered, mark.start)
-                && start > covered
-            {
-                cuts.push(start);
+            // A blank line found here ends past `covered` (its first `\n`
+            // lies in the range searched).
+            if let Some(start) = last_blank_line(&chunk[covered..mark.start]) {
+                cuts.push(covered + start);
             }
             cuts.push(end);
         }
