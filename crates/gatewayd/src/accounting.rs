@@ -483,21 +483,20 @@ async fn take(
 }
 
 fn log(r: &UsageRecord) {
-    tracing::info!(
-        target: "tokgateway::request",
-        request_id = %r.request_id,
-        route = r.endpoint,
-        model = %r.requested_model,
-        provider = %r.provider,
-        status = r.status,
-        latency_ms = r.latency_ms,
-        ttfb_ms = r.ttfb_ms,
-        prompt_tokens = r.prompt_tokens,
-        completion_tokens = r.completion_tokens,
-        streamed = r.streamed,
-        error = r.error_type,
-        "request"
-    );
+    crate::logging::RequestLine {
+        request_id: &r.request_id,
+        route: r.endpoint,
+        model: &r.requested_model,
+        provider: &r.provider,
+        status: r.status,
+        latency_ms: r.latency_ms,
+        ttfb_ms: r.ttfb_ms,
+        prompt_tokens: r.prompt_tokens,
+        completion_tokens: r.completion_tokens,
+        streamed: r.streamed,
+        error: r.error_type,
+    }
+    .log();
 }
 
 #[cfg(test)]

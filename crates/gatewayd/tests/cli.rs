@@ -119,21 +119,17 @@ fn starts_serves_and_stops_on_sigterm() {
     assert_eq!(status.code(), Some(0));
 }
 
+/// Starts gatewayd logging to a daily file with `args`, sends it one loopback
+/// request, stops it with SIGTERM; returns the log.
 #[cfg(unix)]
-#[test]
-fn logs_to_a_rotated_file_without_secrets() {
+fn log_of_one_request(args: &[&str]) -> String {
     let home = tempfile::tempdir().unwrap();
     let log = home.path().join("logs/gatewayd.log");
     let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("gatewayd"))
-        .args(["--listen", "127.0.0.1:0", "--set", "log.format=json"])
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
         .arg("--set")
         .arg(format!("log.file={}", log.display()))
-        .args([
-            "--set",
-            "provider.up.type=openai",
-            "--set",
-            "provider.up.api_key=sk-very-secret-1",
-        ])
         .env_clear()
         .env("HOME", home.path())
         .current_dir(home.path())
@@ -153,7 +149,11 @@ fn logs_to_a_rotated_file_without_secrets() {
             })
             .unwrap_or_default();
         if let Some(rest) = text.split("gatewayd listening on http://").nth(1) {
-            break rest.split('"').next().unwrap().to_owned();
+            break rest
+                .split(|c: char| c == '"' || c.is_whitespace())
+                .next()
+                .unwrap()
+                .to_owned();
         }
         std::thread::sleep(Duration::from_millis(50));
     };
@@ -182,13 +182,49 @@ fn logs_to_a_rotated_file_without_secrets() {
             .all(|f| f.file_name().to_string_lossy().starts_with("gatewayd.log")),
         "daily files are named gatewayd.log.DATE"
     );
-    let text: String = files
+    files
         .iter()
         .map(|f| std::fs::read_to_string(f.path()).unwrap())
-        .collect();
-    assert!(
-        text.contains("\"route\":\"/v1/chat/completions\""),
-        "one line per request: {text}"
-    );
+        .collect()
+}
+
+#[cfg(unix)]
+#[test]
+fn logs_to_a_rotated_file_without_secrets() {
+    let text = log_of_one_request(&[
+        "--set",
+        "log.format=json",
+        "--set",
+        "provider.up.type=openai",
+        "--set",
+        "provider.up.api_key=sk-very-secret-1",
+    ]);
+    let line = text
+        .lines()
+        .find(|l| l.contains("\"target\":\"tokgateway::request\""))
+        .unwrap_or_else(|| panic!("one line per request: {text}"));
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(v["route"], "/v1/chat/completions", "{line}");
+    assert_eq!(v["model"], "loopback", "{line}");
+    assert_eq!(v["status"], 200, "{line}");
     assert!(!text.contains("sk-very-secret-1"), "no secret in the logs");
+}
+
+#[cfg(unix)]
+#[test]
+fn request_lines_follow_the_log_filter() {
+    let text = log_of_one_request(&[]);
+    let line = text
+        .lines()
+        .find(|l| l.contains(" INFO tokgateway::request: request request_id="))
+        .unwrap_or_else(|| panic!("one pretty line per request: {text}"));
+    assert!(
+        line.contains(
+            " route=\"/v1/chat/completions\" model=loopback provider=loopback status=200 "
+        ),
+        "{line}"
+    );
+    let quiet = log_of_one_request(&["--set", "log.level=info,tokgateway::request=warn"]);
+    assert!(quiet.contains("gatewayd listening on"), "{quiet}");
+    assert!(!quiet.contains("tokgateway::request"), "{quiet}");
 }
