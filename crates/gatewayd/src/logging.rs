@@ -168,28 +168,19 @@ impl RequestLine<'_> {
             ("prompt_tokens", Some(self.prompt_tokens)),
             ("completion_tokens", Some(self.completion_tokens)),
         ];
-        let texts = [
-            ("request_id", self.request_id),
-            ("route", self.route),
-            ("model", self.model),
-            ("provider", self.provider),
-        ];
         match layout {
             Layout::Pretty => {
+                // `route` is a plain `&str` field (quoted); the others are
+                // `Display` ones (as they are); all cleared of controls.
                 let _ = write_timestamp(out, now);
-                out.push_str(" INFO tokgateway::request: request");
-                for (i, (name, value)) in texts.into_iter().enumerate() {
-                    out.push(' ');
-                    out.push_str(name);
-                    out.push('=');
-                    // `route` is a plain `&str` field (quoted); the others
-                    // are `Display` ones (as they are), all cleared.
-                    if i == 1 {
-                        quoted(out, value);
-                    } else {
-                        let _ = Clean(&mut *out).write_str(value);
-                    }
-                }
+                out.push_str(" INFO tokgateway::request: request request_id=");
+                let _ = Clean(&mut *out).write_str(self.request_id);
+                out.push_str(" route=");
+                quoted(out, self.route);
+                out.push_str(" model=");
+                let _ = Clean(&mut *out).write_str(self.model);
+                out.push_str(" provider=");
+                let _ = Clean(&mut *out).write_str(self.provider);
                 for (name, value) in numbers {
                     if let Some(v) = value {
                         out.push(' ');
@@ -221,9 +212,10 @@ impl RequestLine<'_> {
                     out.push_str("\":");
                     out.push_str(&serde_json::to_string(value).unwrap_or_default());
                 };
-                for (name, value) in texts {
-                    string(out, name, value);
-                }
+                string(out, "request_id", self.request_id);
+                string(out, "route", self.route);
+                string(out, "model", self.model);
+                string(out, "provider", self.provider);
                 for (name, value) in numbers {
                     if let Some(v) = value {
                         out.push_str(",\"");
