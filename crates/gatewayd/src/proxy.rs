@@ -614,11 +614,9 @@ fn matters_finders(protocol: Protocol) -> &'static [memchr::memmem::Finder<'stat
     }
 }
 
-/// Whether raw stream bytes name what may matter (see [`matters_finders`]).
+/// Whether raw stream bytes name what may matter: any of [`marks`].
 fn may_matter(protocol: Protocol, raw: &[u8]) -> bool {
-    matters_finders(protocol)
-        .iter()
-        .any(|f| f.find(raw).is_some())
+    names(protocol, raw).next().is_some()
 }
 
 /// Where `raw` names what may matter, by start: one search of a chunk per
@@ -626,13 +624,20 @@ fn may_matter(protocol: Protocol, raw: &[u8]) -> bool {
 /// streams asked for usage put in every chunk before the one carrying it)
 /// holds no tokens and is no mark: those events pass without being read.
 fn marks(protocol: Protocol, raw: &[u8]) -> Vec<std::ops::Range<usize>> {
-    let mut marks: Vec<_> = matters_finders(protocol)
-        .iter()
-        .flat_map(|f| f.find_iter(raw).map(|at| at..at + f.needle().len()))
-        .filter(|m| !null_usage(raw, m))
-        .collect();
+    let mut marks: Vec<_> = names(protocol, raw).collect();
     marks.sort_unstable_by_key(|m| m.start);
     marks
+}
+
+/// The marks of [`marks`], name by name.
+fn names<'a>(
+    protocol: Protocol,
+    raw: &'a [u8],
+) -> impl Iterator<Item = std::ops::Range<usize>> + 'a {
+    matters_finders(protocol)
+        .iter()
+        .flat_map(move |f| f.find_iter(raw).map(|at| at..at + f.needle().len()))
+        .filter(move |m| !null_usage(raw, m))
 }
 
 /// Whether the mark `m` in `raw` is the name of a `"usage": null` member.
@@ -1352,7 +1357,9 @@ mod tests {
             b"data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n"
         ));
         assert!(openai(b"data: [DONE]\n\n"));
-        assert!(openai(b"data: {\"usage\":null}\n\n"));
+        // An event split across chunks is searched as marks are searched.
+        assert!(!openai(b"data: {\"usage\":null}\n\n"));
+        assert!(openai(b"data: {\"usage\":null,\"x\":\"usage\"}\n\n"));
         assert!(anthropic(b"event: message_stop\ndata: {}\n\n"));
         assert!(anthropic(b"event: message_delta\ndata: {\"usage\":{}}\n\n"));
         assert!(!anthropic(b"event: content_block_delta\ndata: {}\n\n"));
