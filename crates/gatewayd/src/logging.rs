@@ -157,84 +157,65 @@ impl RequestLine<'_> {
         );
     }
 
-    /// Appends the line, laid out as `layout`, logged at `now`.
+    /// Appends the line, laid out as `layout`, logged at `now`: the same
+    /// fields in the same order, each as `layout` writes a name and a value.
     fn write(&self, layout: Layout, now: SystemTime, out: &mut String) {
         use std::fmt::Write as _;
+        let json = matches!(layout, Layout::Json);
+        let name = |out: &mut String, name: &str| {
+            out.push_str(if json { ",\"" } else { " " });
+            out.push_str(name);
+            out.push_str(if json { "\":" } else { "=" });
+        };
+        // A text field: JSON strings in JSON lines; in pretty ones `Display`
+        // fields as they are, `&str` fields quoted, all cleared of controls.
+        let text = |out: &mut String, field: &str, value: &str, display: bool| {
+            name(out, field);
+            if json {
+                out.push_str(&serde_json::to_string(value).unwrap_or_default());
+            } else if display {
+                let _ = Clean(&mut *out).write_str(value);
+            } else {
+                quoted(out, value);
+            }
+        };
+        if json {
+            out.push_str("{\"timestamp\":\"");
+            let _ = write_timestamp(out, now);
+            // The timestamp ends with a space, for pretty lines.
+            out.pop();
+            out.push_str("\",\"level\":\"INFO\",\"message\":\"request\"");
+        } else {
+            let _ = write_timestamp(out, now);
+            out.push_str(" INFO tokgateway::request: request");
+        }
+        text(out, "request_id", self.request_id, true);
+        text(out, "route", self.route, false);
+        text(out, "model", self.model, true);
+        text(out, "provider", self.provider, true);
         let mut itoa = itoa::Buffer::new();
-        let numbers = [
+        for (field, value) in [
             ("status", Some(u64::from(self.status))),
             ("latency_ms", Some(self.latency_ms)),
             ("ttfb_ms", self.ttfb_ms),
             ("prompt_tokens", Some(self.prompt_tokens)),
             ("completion_tokens", Some(self.completion_tokens)),
-        ];
-        match layout {
-            Layout::Pretty => {
-                // `route` is a plain `&str` field (quoted); the others are
-                // `Display` ones (as they are); all cleared of controls.
-                let _ = write_timestamp(out, now);
-                out.push_str(" INFO tokgateway::request: request request_id=");
-                let _ = Clean(&mut *out).write_str(self.request_id);
-                out.push_str(" route=");
-                quoted(out, self.route);
-                out.push_str(" model=");
-                let _ = Clean(&mut *out).write_str(self.model);
-                out.push_str(" provider=");
-                let _ = Clean(&mut *out).write_str(self.provider);
-                for (name, value) in numbers {
-                    if let Some(v) = value {
-                        out.push(' ');
-                        out.push_str(name);
-                        out.push('=');
-                        out.push_str(itoa.format(v));
-                    }
-                }
-                out.push_str(if self.streamed {
-                    " streamed=true"
-                } else {
-                    " streamed=false"
-                });
-                if let Some(e) = self.error {
-                    out.push_str(" error=");
-                    quoted(out, e);
-                }
-                out.push('\n');
-            }
-            Layout::Json => {
-                out.push_str("{\"timestamp\":\"");
-                let _ = write_timestamp(out, now);
-                // The timestamp ends with a space, for pretty lines.
-                out.pop();
-                out.push_str("\",\"level\":\"INFO\",\"message\":\"request\"");
-                let string = |out: &mut String, name: &str, value: &str| {
-                    out.push_str(",\"");
-                    out.push_str(name);
-                    out.push_str("\":");
-                    out.push_str(&serde_json::to_string(value).unwrap_or_default());
-                };
-                string(out, "request_id", self.request_id);
-                string(out, "route", self.route);
-                string(out, "model", self.model);
-                string(out, "provider", self.provider);
-                for (name, value) in numbers {
-                    if let Some(v) = value {
-                        out.push_str(",\"");
-                        out.push_str(name);
-                        out.push_str("\":");
-                        out.push_str(itoa.format(v));
-                    }
-                }
-                out.push_str(if self.streamed {
-                    ",\"streamed\":true"
-                } else {
-                    ",\"streamed\":false"
-                });
-                if let Some(e) = self.error {
-                    string(out, "error", e);
-                }
-                out.push_str(",\"target\":\"tokgateway::request\"}\n");
+        ] {
+            if let Some(v) = value {
+                name(out, field);
+                out.push_str(itoa.format(v));
             }
         }
+        name(out, "streamed");
+        out.push_str(if self.streamed { "true" } else { "false" });
+        if let Some(e) = self.error {
+            text(out, "error", e, false);
+        }
+        out.push_str(if json {
+            ",\"target\":\"tokgateway::request\"}\n"
+        } else {
+            "\n"
+        });
     }
 }
 
