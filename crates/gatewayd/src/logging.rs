@@ -103,6 +103,41 @@ enum Layout {
     Json,
 }
 
+/// A field's name as each layout writes it before the value, `" name="` and
+/// `",\"name\":"`: one piece to append either way.
+macro_rules! field {
+    ($name:literal) => {
+        (concat!(" ", $name, "="), concat!(",\"", $name, "\":"))
+    };
+}
+
+impl Layout {
+    /// Writes what comes before a field's value (see [`field!`]).
+    #[inline(always)]
+    fn name(self, out: &mut String, (pretty, json): (&str, &str)) {
+        out.push_str(match self {
+            Layout::Pretty => pretty,
+            Layout::Json => json,
+        });
+    }
+
+    /// Writes a text field: a JSON string in JSON lines; in pretty ones a
+    /// `Display` field as it is, a `&str` field quoted, all cleared of
+    /// controls.
+    #[inline(always)]
+    fn text(self, out: &mut String, field: (&str, &str), value: &str, display: bool) {
+        use std::fmt::Write as _;
+        self.name(out, field);
+        match self {
+            Layout::Json => out.push_str(&serde_json::to_string(value).unwrap_or_default()),
+            Layout::Pretty if display => {
+                let _ = Clean(&mut *out).write_str(value);
+            }
+            Layout::Pretty => quoted(out, value),
+        }
+    }
+}
+
 impl RequestLine<'_> {
     /// Logs the line if the filter lets `tokgateway::request` lines through.
     /// Written straight to the log's writer, laid out byte for byte as the
@@ -160,25 +195,7 @@ impl RequestLine<'_> {
     /// Appends the line, laid out as `layout`, logged at `now`: the same
     /// fields in the same order, each as `layout` writes a name and a value.
     fn write(&self, layout: Layout, now: SystemTime, out: &mut String) {
-        use std::fmt::Write as _;
         let json = matches!(layout, Layout::Json);
-        let name = |out: &mut String, name: &str| {
-            out.push_str(if json { ",\"" } else { " " });
-            out.push_str(name);
-            out.push_str(if json { "\":" } else { "=" });
-        };
-        // A text field: JSON strings in JSON lines; in pretty ones `Display`
-        // fields as they are, `&str` fields quoted, all cleared of controls.
-        let text = |out: &mut String, field: &str, value: &str, display: bool| {
-            name(out, field);
-            if json {
-                out.push_str(&serde_json::to_string(value).unwrap_or_default());
-            } else if display {
-                let _ = Clean(&mut *out).write_str(value);
-            } else {
-                quoted(out, value);
-            }
-        };
         if json {
             out.push_str("{\"timestamp\":\"");
             let _ = write_timestamp(out, now);
@@ -189,27 +206,27 @@ impl RequestLine<'_> {
             let _ = write_timestamp(out, now);
             out.push_str(" INFO tokgateway::request: request");
         }
-        text(out, "request_id", self.request_id, true);
-        text(out, "route", self.route, false);
-        text(out, "model", self.model, true);
-        text(out, "provider", self.provider, true);
+        layout.text(out, field!("request_id"), self.request_id, true);
+        layout.text(out, field!("route"), self.route, false);
+        layout.text(out, field!("model"), self.model, true);
+        layout.text(out, field!("provider"), self.provider, true);
         let mut itoa = itoa::Buffer::new();
         for (field, value) in [
-            ("status", Some(u64::from(self.status))),
-            ("latency_ms", Some(self.latency_ms)),
-            ("ttfb_ms", self.ttfb_ms),
-            ("prompt_tokens", Some(self.prompt_tokens)),
-            ("completion_tokens", Some(self.completion_tokens)),
+            (field!("status"), Some(u64::from(self.status))),
+            (field!("latency_ms"), Some(self.latency_ms)),
+            (field!("ttfb_ms"), self.ttfb_ms),
+            (field!("prompt_tokens"), Some(self.prompt_tokens)),
+            (field!("completion_tokens"), Some(self.completion_tokens)),
         ] {
             if let Some(v) = value {
-                name(out, field);
+                layout.name(out, field);
                 out.push_str(itoa.format(v));
             }
         }
-        name(out, "streamed");
+        layout.name(out, field!("streamed"));
         out.push_str(if self.streamed { "true" } else { "false" });
         if let Some(e) = self.error {
-            text(out, "error", e, false);
+            layout.text(out, field!("error"), e, false);
         }
         out.push_str(if json {
             ",\"target\":\"tokgateway::request\"}\n"
