@@ -111,13 +111,18 @@ impl Store {
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
         {
-            if path != ":memory:" && !path.contains("mode=memory") {
-                let file = std::path::Path::new(path.split('?').next().unwrap_or(path));
-                ledger_file = Some(file.to_path_buf());
-                if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir)
-                        .map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
-                }
+            if path == ":memory:" || path.contains("mode=memory") {
+                return Err(err(
+                    "an in-memory SQLite store would lose the ledger when gatewayd stops; \
+                     give store.url a file (sqlite://PATH)"
+                        .to_owned(),
+                ));
+            }
+            let file = std::path::Path::new(path.split('?').next().unwrap_or(path));
+            ledger_file = Some(file.to_path_buf());
+            if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
             }
             let sep = if path.contains('?') { '&' } else { '?' };
             (Kind::Sqlite, format!("sqlite://{path}{sep}mode=rwc"))

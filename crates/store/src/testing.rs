@@ -234,3 +234,76 @@ impl Drop for Redis {
         let _ = self.child.wait();
     }
 }
+
+/// A ledger row of key `key` (`None`: auth off) costing `cost_usd`.
+fn spend_row(request_id: &str, key: Option<&str>, cost_usd: f64, time: i64) -> crate::UsageRow {
+    crate::UsageRow {
+        id: String::new(),
+        time,
+        request_id: request_id.into(),
+        user: key.map(|_| "spender".into()),
+        key_id: key.map(Into::into),
+        endpoint: "/v1/chat/completions".into(),
+        requested_model: "m".into(),
+        upstream_model: "m".into(),
+        provider: "p".into(),
+        prompt_tokens: 1,
+        completion_tokens: 1,
+        cost_usd,
+        latency_ms: 1,
+        ttfb_ms: None,
+        status: 200,
+        error_type: None,
+        streamed: false,
+    }
+}
+
+/// Checks, on either engine, that keys' spend (what budgets read) grows by
+/// the cost of each row written once: rows written again add nothing, new
+/// rows among retried ones add only themselves, keyless rows add to no key,
+/// and each key's spend equals the sum of its rows. Uses keys `spend-k1` …
+/// `spend-k3`, which must have no rows yet.
+pub async fn key_spend_follows_the_rows_written(s: &crate::Store) {
+    let spend = async |key: &str| s.key_spend_usd(key).await.unwrap();
+    let t0 = 1_790_000_000_000;
+    let (k1, k2, k3) = (Some("spend-k1"), Some("spend-k2"), Some("spend-k3"));
+    // Multiples of 1/4 USD: sums are exact in binary floating point.
+    let rows = vec![
+        spend_row("s1", k1, 0.5, t0),
+        spend_row("s2", k2, 1.0, t0),
+        spend_row("s3", k1, 0.25, t0 + 1),
+    ];
+    assert_eq!(s.insert_usage(&rows).await.unwrap(), 3);
+    assert_eq!(
+        (spend("spend-k1").await, spend("spend-k2").await),
+        (0.75, 1.0)
+    );
+    assert_eq!(spend("spend-nobody").await, 0.0);
+    assert_eq!(s.insert_usage(&rows).await.unwrap(), 0);
+    assert_eq!(
+        (spend("spend-k1").await, spend("spend-k2").await),
+        (0.75, 1.0),
+        "a retried batch adds nothing"
+    );
+    let mut again: Vec<crate::UsageRow> = (0..40)
+        .map(|n| spend_row(&format!("t{n}"), if n % 2 == 0 { k1 } else { k3 }, 0.25, t0))
+        .collect();
+    assert_eq!(s.insert_usage(&again[..10]).await.unwrap(), 10);
+    again.push(spend_row("t-open", None, 8.0, t0));
+    again.extend(rows);
+    assert_eq!(
+        s.insert_usage(&again).await.unwrap(),
+        31,
+        "new rows among retried ones"
+    );
+    assert_eq!(spend("spend-k1").await, 0.75 + 20.0 * 0.25);
+    assert_eq!(spend("spend-k3").await, 20.0 * 0.25);
+    assert_eq!(spend("spend-k2").await, 1.0);
+    for key in ["spend-k1", "spend-k2", "spend-k3"] {
+        let of_key = s
+            .usage_summary(crate::Group::Key, None, None, Some(key))
+            .await
+            .unwrap();
+        assert_eq!(of_key.total.cost_usd, spend(key).await, "{key}");
+    }
+}

@@ -1,5 +1,7 @@
 //! The usage ledger: one row per request, and summaries of it.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use sqlx::Row;
 
@@ -197,7 +199,13 @@ const POSTGRES_INSERT: &str = "INSERT INTO usage (id, request_id, time, user_nam
      FROM jsonb_to_recordset($1::jsonb) AS x(id text, request_id text, time bigint, \"user\" text, key_id text, \
      endpoint text, requested_model text, upstream_model text, provider text, prompt_tokens bigint, \
      completion_tokens bigint, cost_usd double precision, latency_ms bigint, ttfb_ms bigint, status bigint, \
-     error_type text, streamed bigint) ON CONFLICT (id) DO NOTHING";
+     error_type text, streamed bigint) ON CONFLICT (id) DO NOTHING RETURNING key_id, cost_usd";
+
+/// Adds each member of the JSON object `$1` (a key id: USD) to the key's
+/// spend (PostgreSQL).
+const POSTGRES_SPEND_ADD_JSON: &str = "INSERT INTO key_spend (key_id, cost_usd) \
+     SELECT key, value::double precision FROM jsonb_each_text($1::jsonb) ORDER BY key \
+     ON CONFLICT (key_id) DO UPDATE SET cost_usd = key_spend.cost_usd + excluded.cost_usd";
 
 /// Rows bound to one execution of a multi-row insert: 32, then what is left
 /// in halves down to one, so a batch takes at most a handful of executions
@@ -239,13 +247,73 @@ fn push_row<'a>(params: &mut Vec<Param<'a>>, r: &'a UsageRow, id: &'a str) {
     ]);
 }
 
+/// Adds a batch's new rows' cost to their keys' spend ([`SPEND_ADD_SQL`]
+/// on each key the rows hold).
+fn spend_of<'a>(rows: impl Iterator<Item = &'a UsageRow>) -> BTreeMap<&'a str, f64> {
+    let mut spend = BTreeMap::new();
+    for r in rows {
+        if let Some(key) = &r.key_id {
+            *spend.entry(key.as_str()).or_insert(0.0) += r.cost_usd;
+        }
+    }
+    spend
+}
+
+/// Adds `$2` USD to key `$1`'s spend.
+const SPEND_ADD_SQL: &str = "INSERT INTO key_spend (key_id, cost_usd) VALUES ($1, $2) \
+     ON CONFLICT (key_id) DO UPDATE SET cost_usd = key_spend.cost_usd + excluded.cost_usd";
+
 /// Writes a batch on the ledger's own SQLite connection, through its inserts
-/// kept prepared; returns rows written.
+/// kept prepared, and adds the rows' cost to their keys' spend in the same
+/// transaction; returns rows written.
 fn sqlite_insert(ledger: &mut crate::LedgerConn, rows: &[UsageRow]) -> rusqlite::Result<u64> {
     let crate::LedgerConn { inserts, conn } = ledger;
-    let tx = conn.transaction()?;
     let ids: Vec<std::borrow::Cow<'_, str>> = rows.iter().map(UsageRow::row_id).collect();
-    let mut params = Vec::with_capacity(ROWS_PER_INSERT[0] * COLUMNS);
+    let mut tx = conn.transaction()?;
+    let mut written = sqlite_insert_rows(&tx, inserts, rows, &ids)?;
+    let spend = if written == rows.len() as u64 {
+        spend_of(rows.iter())
+    } else {
+        // Some rows were stored already: a batch retried after a commit
+        // whose outcome was not known. Only the rows new now may add to
+        // their keys' spend, so the batch goes again one row at a time,
+        // each telling whether it was new.
+        drop(tx);
+        tx = conn.transaction()?;
+        let mut new = Vec::with_capacity(rows.len());
+        for (r, id) in rows.iter().zip(&ids) {
+            if sqlite_insert_rows(
+                &tx,
+                inserts,
+                std::slice::from_ref(r),
+                std::slice::from_ref(id),
+            )? == 1
+            {
+                new.push(r);
+            }
+        }
+        written = new.len() as u64;
+        spend_of(new.into_iter())
+    };
+    if !spend.is_empty() {
+        let mut add = tx.prepare_cached(SPEND_ADD_SQL)?;
+        for (key, usd) in spend {
+            add.execute(rusqlite::params![key, usd])?;
+        }
+    }
+    tx.commit()?;
+    Ok(written)
+}
+
+/// Inserts `rows` (stored under `ids`) in `tx` through the fewest
+/// executions of [`ROWS_PER_INSERT`]'s sizes; returns rows written.
+fn sqlite_insert_rows(
+    tx: &rusqlite::Transaction<'_>,
+    inserts: &mut [Option<Insert>; ROWS_PER_INSERT.len()],
+    rows: &[UsageRow],
+    ids: &[std::borrow::Cow<'_, str>],
+) -> rusqlite::Result<u64> {
+    let mut params = Vec::with_capacity(ROWS_PER_INSERT[0].min(rows.len()) * COLUMNS);
     let mut written = 0;
     let mut done = 0;
     for ((&size, sql), slot) in ROWS_PER_INSERT
@@ -258,7 +326,7 @@ fn sqlite_insert(ledger: &mut crate::LedgerConn, rows: &[UsageRow]) -> rusqlite:
         }
         let insert = match slot {
             Some(insert) => insert,
-            None => slot.insert(Insert::prepare(&tx, sql)?),
+            None => slot.insert(Insert::prepare(tx, sql)?),
         };
         while rows.len() - done >= size {
             params.clear();
@@ -269,7 +337,6 @@ fn sqlite_insert(ledger: &mut crate::LedgerConn, rows: &[UsageRow]) -> rusqlite:
             done += size;
         }
     }
-    tx.commit()?;
     Ok(written)
 }
 
@@ -294,8 +361,9 @@ const LOG_SQL: &str = "SELECT request_id, time, user_name, key_id, endpoint, req
      AND ($4 = '' OR requested_model = $4) AND ($5 = 0 OR ($5 = 1 AND status < 400) OR ($5 = 2 AND status >= 400)) \
      AND id >= $8 ORDER BY id DESC LIMIT $6 OFFSET $7";
 
-/// A key's total cost.
-const KEY_SPEND_SQL: &str = "SELECT COALESCE(SUM(cost_usd), 0.0) FROM usage WHERE key_id = $1";
+/// A key's total cost: its row of `key_spend`, kept as its rows are written.
+const KEY_SPEND_SQL: &str =
+    "SELECT COALESCE((SELECT cost_usd FROM key_spend WHERE key_id = $1), 0.0)";
 
 impl Store {
     /// Writes rows in one transaction; rows whose id is already stored are
@@ -305,7 +373,11 @@ impl Store {
     /// connection of the ledger's own, on a blocking thread: a few
     /// microseconds of CPU per row. On PostgreSQL it travels as one JSON
     /// parameter that the database unpacks (`jsonb_to_recordset`): one round
-    /// trip per batch.
+    /// trip per batch, and one more for the keys' spend.
+    ///
+    /// The rows written add their cost to their keys' `key_spend` row in the
+    /// same transaction (rows skipped as already stored add nothing), so
+    /// [`Store::key_spend_usd`] always equals the sum of the key's rows.
     pub async fn insert_usage(&self, rows: &[UsageRow]) -> Result<u64, StoreError> {
         if rows.is_empty() {
             return Ok(0);
@@ -358,33 +430,42 @@ impl Store {
         result
     }
 
-    /// The pool's own connections: PostgreSQL, and in-memory SQLite (tests).
+    /// Through the pool's connections: PostgreSQL (a SQLite store always has
+    /// its ledger connection).
     async fn insert_usage_pooled(&self, rows: &[UsageRow]) -> Result<u64, StoreError> {
-        let sql = match self.kind() {
-            Kind::Sqlite => {
-                // An in-memory store (tests): the pool's own connections.
-                "INSERT INTO usage (id, request_id, time, user_name, key_id, endpoint, requested_model, upstream_model, provider, \
-                 prompt_tokens, completion_tokens, cost_usd, latency_ms, ttfb_ms, status, error_type, streamed) \
-                 SELECT json_extract(value, '$.id'), json_extract(value, '$.request_id'), json_extract(value, '$.time'), \
-                 json_extract(value, '$.user'), json_extract(value, '$.key_id'), json_extract(value, '$.endpoint'), \
-                 json_extract(value, '$.requested_model'), json_extract(value, '$.upstream_model'), json_extract(value, '$.provider'), \
-                 json_extract(value, '$.prompt_tokens'), json_extract(value, '$.completion_tokens'), json_extract(value, '$.cost_usd'), \
-                 json_extract(value, '$.latency_ms'), json_extract(value, '$.ttfb_ms'), json_extract(value, '$.status'), \
-                 json_extract(value, '$.error_type'), json_extract(value, '$.streamed') FROM json_each($1) WHERE true \
-                 ON CONFLICT (id) DO NOTHING"
-            }
-            Kind::Postgres => POSTGRES_INSERT,
-        };
+        if self.kind() != Kind::Postgres {
+            return Err(StoreError::Db(
+                "the SQLite ledger connection is not open".into(),
+            ));
+        }
         let mut tx = self.pool().begin().await?;
         let mut written = 0;
+        // The rows new now (the others were stored by an earlier try of
+        // the batch) add to their keys' spend.
+        let mut spend: BTreeMap<String, f64> = BTreeMap::new();
         for chunk in rows.chunks(CHUNK) {
             let json = serde_json::to_string(&chunk.iter().map(JsonRow::from).collect::<Vec<_>>())
                 .map_err(|e| StoreError::Invalid(e.to_string()))?;
-            written += sqlx::query(sql)
+            let new = sqlx::query(POSTGRES_INSERT)
+                .bind(json)
+                .fetch_all(&mut *tx)
+                .await?;
+            written += new.len() as u64;
+            for r in &new {
+                if let Some(key) = r.try_get::<Option<String>, _>(0)? {
+                    *spend.entry(key).or_insert(0.0) += r.try_get::<f64, _>(1)?;
+                }
+            }
+        }
+        if !spend.is_empty() {
+            // One statement, keys in order: concurrent batches on
+            // PostgreSQL lock their keys' rows in the same order.
+            let json =
+                serde_json::to_string(&spend).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            sqlx::query(POSTGRES_SPEND_ADD_JSON)
                 .bind(json)
                 .execute(&mut *tx)
-                .await?
-                .rows_affected();
+                .await?;
         }
         tx.commit().await?;
         Ok(written)
@@ -645,7 +726,7 @@ mod tests {
         );
         let spend = plan(&store, KEY_SPEND_SQL, &["k1"]).await;
         assert!(
-            spend.contains("SEARCH usage USING INDEX usage_key (key_id=?)"),
+            spend.contains("SEARCH key_spend USING INDEX sqlite_autoindex_key_spend_1 (key_id=?)"),
             "{spend}"
         );
     }

@@ -88,8 +88,15 @@ async fn postgres_store() {
     assert!(page.data[0].streamed);
 
     // A row written before migration 5 (its id was its request id) gets
-    // its time's prefix when the migration runs, as the store writes ids.
+    // its time's prefix when the migration runs, as the store writes ids;
+    // migration 6 sums the keys' rows into their spend.
     let pool = sqlx::AnyPool::connect(&pg.url).await.unwrap();
+    for undo in [
+        "DROP TABLE key_spend",
+        "CREATE INDEX usage_key ON usage (key_id)",
+    ] {
+        sqlx::query(undo).execute(&pool).await.unwrap();
+    }
     sqlx::query(
         "INSERT INTO usage (id, request_id, time, endpoint, requested_model, upstream_model, provider, \
          prompt_tokens, completion_tokens, cost_usd, latency_ms, status, streamed) \
@@ -98,7 +105,7 @@ async fn postgres_store() {
     .execute(&pool)
     .await
     .unwrap();
-    sqlx::query("DELETE FROM schema_version WHERE version = 5")
+    sqlx::query("DELETE FROM schema_version WHERE version >= 5")
         .execute(&pool)
         .await
         .unwrap();
@@ -119,7 +126,9 @@ async fn postgres_store() {
     .await
     .unwrap();
     assert_eq!(n, 121, "every row's id begins with its time");
+    assert!((s.key_spend_usd(&info.id).await.unwrap() - 60.0).abs() < 1e-9);
     pool.close().await;
+    tokgateway_store::testing::key_spend_follows_the_rows_written(&s).await;
     s.delete_user("ann").await.unwrap();
     s.close().await;
 }

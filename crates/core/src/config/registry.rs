@@ -157,7 +157,7 @@ pub static KEYS: &[KeyDef] = &[
         "store.url",
         "sqlite://<data_dir>/gateway.db",
         Kind::Url,
-        "Where users, keys and the ledger live: sqlite://PATH or postgres://USER:PASSWORD@HOST/DB.",
+        "Where users, keys and the ledger live: sqlite://PATH or postgres://USER:PASSWORD@HOST/DB (an in-memory SQLite URL is refused: the ledger would not outlive the process).",
     ),
     key(
         "ledger.enabled",
