@@ -247,8 +247,8 @@ fn push_row<'a>(params: &mut Vec<Param<'a>>, r: &'a UsageRow, id: &'a str) {
     ]);
 }
 
-/// Adds a batch's new rows' cost to their keys' spend ([`SPEND_ADD_SQL`]
-/// on each key the rows hold).
+/// What `rows` add to each key's spend, keys in order (keyless rows add to
+/// none).
 fn spend_of<'a>(rows: impl Iterator<Item = &'a UsageRow>) -> BTreeMap<&'a str, f64> {
     let mut spend = BTreeMap::new();
     for r in rows {
@@ -385,7 +385,7 @@ impl Store {
         if self.ledger.is_some() {
             return self.write_usage(&mut rows.to_vec()).await;
         }
-        self.insert_usage_pooled(rows).await
+        self.insert_usage_postgres(rows).await
     }
 
     /// [`Store::insert_usage`] for the ledger writer: `rows` are emptied once
@@ -396,7 +396,7 @@ impl Store {
             return Ok(0);
         }
         let Some(writer) = &self.ledger else {
-            let written = self.insert_usage_pooled(rows).await?;
+            let written = self.insert_usage_postgres(rows).await?;
             rows.clear();
             return Ok(written);
         };
@@ -430,9 +430,9 @@ impl Store {
         result
     }
 
-    /// Through the pool's connections: PostgreSQL (a SQLite store always has
-    /// its ledger connection).
-    async fn insert_usage_pooled(&self, rows: &[UsageRow]) -> Result<u64, StoreError> {
+    /// Through the pool's connections, on PostgreSQL (a SQLite store writes
+    /// through its ledger connection).
+    async fn insert_usage_postgres(&self, rows: &[UsageRow]) -> Result<u64, StoreError> {
         if self.kind() != Kind::Postgres {
             return Err(StoreError::Db(
                 "the SQLite ledger connection is not open".into(),
