@@ -126,27 +126,49 @@ const KEY_SPEND: &str = "CREATE TABLE key_spend (
         SELECT key_id, SUM(cost_usd) FROM usage WHERE key_id IS NOT NULL GROUP BY key_id;
     DROP INDEX usage_key";
 
+/// Any value, the same in every instance: the PostgreSQL advisory lock
+/// migrations take turns on.
+const MIGRATION_LOCK: i64 = 0x0074_6777_5f6d_6967; // "tgw_mig" in ASCII
+
+/// Brings the schema up to date, one migration per transaction. Instances
+/// starting at once on one PostgreSQL take turns (an advisory lock held by
+/// each migration's transaction, the version read again under it), so each
+/// migration runs once and every instance starts.
 pub(crate) async fn migrate(store: &Store) -> Result<(), StoreError> {
     let pool = store.pool();
-    sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
-        .execute(pool)
-        .await?;
-    let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_version")
-        .fetch_one(pool)
-        .await?;
-    let current = usize::try_from(current.unwrap_or(0)).unwrap_or(0);
     let each = EACH.iter().map(|&(sqlite, postgres)| match store.kind() {
         Kind::Sqlite => sqlite,
         Kind::Postgres => postgres,
     });
-    for (i, sql) in MIGRATIONS
-        .iter()
-        .copied()
-        .chain(each)
-        .enumerate()
-        .skip(current)
+    let steps: Vec<&str> = MIGRATIONS.iter().copied().chain(each).collect();
+    // Up to date already (the usual start): no transaction, no lock.
+    let current: Result<Option<i64>, _> =
+        sqlx::query_scalar("SELECT MAX(version) FROM schema_version")
+            .fetch_one(pool)
+            .await;
+    if let Ok(Some(v)) = current
+        && usize::try_from(v).is_ok_and(|v| v >= steps.len())
     {
+        return Ok(());
+    }
+    for (i, sql) in steps.iter().enumerate() {
         let mut tx = pool.begin().await?;
+        if store.kind() == Kind::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(MIGRATION_LOCK)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+            .execute(&mut *tx)
+            .await?;
+        let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_version")
+            .fetch_one(&mut *tx)
+            .await?;
+        if usize::try_from(current.unwrap_or(0)).unwrap_or(0) > i {
+            tx.rollback().await?;
+            continue;
+        }
         for stmt in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
             sqlx::query(stmt).execute(&mut *tx).await?;
         }
