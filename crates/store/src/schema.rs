@@ -131,9 +131,10 @@ const KEY_SPEND: &str = "CREATE TABLE key_spend (
 const MIGRATION_LOCK: i64 = 0x0074_6777_5f6d_6967; // "tgw_mig" in ASCII
 
 /// Brings the schema up to date, one migration per transaction. Instances
-/// starting at once on one PostgreSQL take turns (an advisory lock held by
-/// each migration's transaction, the version read again under it), so each
-/// migration runs once and every instance starts.
+/// (or processes) starting at once take turns — on PostgreSQL an advisory
+/// lock held by each migration's transaction, on SQLite the write lock taken
+/// as it begins — and read the version again under it, so each migration
+/// runs once and every one starts.
 pub(crate) async fn migrate(store: &Store) -> Result<(), StoreError> {
     let pool = store.pool();
     let each = EACH.iter().map(|&(sqlite, postgres)| match store.kind() {
@@ -152,13 +153,20 @@ pub(crate) async fn migrate(store: &Store) -> Result<(), StoreError> {
         return Ok(());
     }
     for (i, sql) in steps.iter().enumerate() {
-        let mut tx = pool.begin().await?;
-        if store.kind() == Kind::Postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(MIGRATION_LOCK)
-                .execute(&mut *tx)
-                .await?;
-        }
+        let mut tx = match store.kind() {
+            // The write lock at once (waiting out the busy timeout for it),
+            // not on the first write after reading the version: two
+            // processes each holding a read lock would not both get it.
+            Kind::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
+            Kind::Postgres => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(MIGRATION_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                tx
+            }
+        };
         sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
             .execute(&mut *tx)
             .await?;

@@ -525,3 +525,31 @@ async fn batches_of_every_size_write_each_row_once() {
     }
     assert_eq!(s.usage_count().await.unwrap(), total);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_starting_at_once_migrate_the_schema_once() {
+    // gatewayd and a `gateway` command (or two gatewayd) opening a new store
+    // file together: each migration runs once and every one opens it.
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("g.db").display());
+    let starts: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { Store::connect(&url).await })
+        })
+        .collect();
+    for start in starts {
+        let s = start.await.unwrap();
+        assert!(s.is_ok(), "{:?}", s.err().map(|e| e.to_string()));
+    }
+    let c = rusqlite::Connection::open(dir.path().join("g.db")).unwrap();
+    let versions: Vec<i64> = c
+        .prepare("SELECT version FROM schema_version ORDER BY version")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let want: Vec<i64> = (1..=versions.len() as i64).collect();
+    assert_eq!(versions, want, "each version recorded once");
+}
