@@ -130,6 +130,11 @@ const KEY_SPEND: &str = "CREATE TABLE key_spend (
 /// migrations take turns on.
 const MIGRATION_LOCK: i64 = 0x0074_6777_5f6d_6967; // "tgw_mig" in ASCII
 
+/// The number of migrations a `MAX(version)` says are done.
+fn version(max: Option<i64>) -> usize {
+    usize::try_from(max.unwrap_or(0)).unwrap_or(0)
+}
+
 /// Brings the schema up to date, one migration per transaction. Instances
 /// (or processes) starting at once take turns — on PostgreSQL an advisory
 /// lock held by each migration's transaction, on SQLite the write lock taken
@@ -141,18 +146,20 @@ pub(crate) async fn migrate(store: &Store) -> Result<(), StoreError> {
         Kind::Sqlite => sqlite,
         Kind::Postgres => postgres,
     });
-    let steps: Vec<&str> = MIGRATIONS.iter().copied().chain(each).collect();
-    // Up to date already (the usual start): no transaction, no lock.
-    let current: Result<Option<i64>, _> =
-        sqlx::query_scalar("SELECT MAX(version) FROM schema_version")
-            .fetch_one(pool)
-            .await;
-    if let Ok(Some(v)) = current
-        && usize::try_from(v).is_ok_and(|v| v >= steps.len())
+    // Versions only grow, so the steps below one read now are done: an
+    // up-to-date store (the usual start) opens no transaction and takes no
+    // lock. A store without the table yet reads as version 0.
+    let known: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_version")
+        .fetch_one(pool)
+        .await
+        .unwrap_or(None);
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .copied()
+        .chain(each)
+        .enumerate()
+        .skip(version(known))
     {
-        return Ok(());
-    }
-    for (i, sql) in steps.iter().enumerate() {
         let mut tx = match store.kind() {
             // The write lock at once (waiting out the busy timeout for it),
             // not on the first write after reading the version: two
@@ -173,7 +180,8 @@ pub(crate) async fn migrate(store: &Store) -> Result<(), StoreError> {
         let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_version")
             .fetch_one(&mut *tx)
             .await?;
-        if usize::try_from(current.unwrap_or(0)).unwrap_or(0) > i {
+        if version(current) > i {
+            // Another instance ran it while this one waited for the lock.
             tx.rollback().await?;
             continue;
         }
