@@ -247,16 +247,21 @@ fn push_row<'a>(params: &mut Vec<Param<'a>>, r: &'a UsageRow, id: &'a str) {
     ]);
 }
 
-/// What `rows` add to each key's spend, keys in order (keyless rows add to
-/// none).
-fn spend_of<'a>(rows: impl Iterator<Item = &'a UsageRow>) -> BTreeMap<&'a str, f64> {
+/// What rows — (key, cost) each — add to each key's spend, keys in order
+/// (keyless rows add to none).
+fn spend_of<K: Ord>(rows: impl IntoIterator<Item = (Option<K>, f64)>) -> BTreeMap<K, f64> {
     let mut spend = BTreeMap::new();
-    for r in rows {
-        if let Some(key) = &r.key_id {
-            *spend.entry(key.as_str()).or_insert(0.0) += r.cost_usd;
+    for (key, usd) in rows {
+        if let Some(key) = key {
+            *spend.entry(key).or_insert(0.0) += usd;
         }
     }
     spend
+}
+
+/// A stored row's (key, cost), for [`spend_of`].
+fn key_cost(r: &UsageRow) -> (Option<&str>, f64) {
+    (r.key_id.as_deref(), r.cost_usd)
 }
 
 /// Adds `$2` USD to key `$1`'s spend.
@@ -272,7 +277,7 @@ fn sqlite_insert(ledger: &mut crate::LedgerConn, rows: &[UsageRow]) -> rusqlite:
     let mut tx = conn.transaction()?;
     let mut written = sqlite_insert_rows(&tx, inserts, rows, &ids)?;
     let spend = if written == rows.len() as u64 {
-        spend_of(rows.iter())
+        spend_of(rows.iter().map(key_cost))
     } else {
         // Some rows were stored already: a batch retried after a commit
         // whose outcome was not known. Only the rows new now may add to
@@ -293,7 +298,7 @@ fn sqlite_insert(ledger: &mut crate::LedgerConn, rows: &[UsageRow]) -> rusqlite:
             }
         }
         written = new.len() as u64;
-        spend_of(new.into_iter())
+        spend_of(new.into_iter().map(key_cost))
     };
     if !spend.is_empty() {
         let mut add = tx.prepare_cached(SPEND_ADD_SQL)?;
@@ -430,33 +435,27 @@ impl Store {
         result
     }
 
-    /// Through the pool's connections, on PostgreSQL (a SQLite store writes
-    /// through its ledger connection).
+    /// Through the pool's connections, on PostgreSQL: a SQLite store always
+    /// has its ledger connection ([`Store::connect`] opens it, and refuses
+    /// in-memory stores that could not have one).
     async fn insert_usage_postgres(&self, rows: &[UsageRow]) -> Result<u64, StoreError> {
-        if self.kind() != Kind::Postgres {
-            return Err(StoreError::Db(
-                "the SQLite ledger connection is not open".into(),
-            ));
-        }
         let mut tx = self.pool().begin().await?;
-        let mut written = 0;
         // The rows new now (the others were stored by an earlier try of
         // the batch) add to their keys' spend.
-        let mut spend: BTreeMap<String, f64> = BTreeMap::new();
+        let mut new: Vec<(Option<String>, f64)> = Vec::with_capacity(rows.len());
         for chunk in rows.chunks(CHUNK) {
             let json = serde_json::to_string(&chunk.iter().map(JsonRow::from).collect::<Vec<_>>())
                 .map_err(|e| StoreError::Invalid(e.to_string()))?;
-            let new = sqlx::query(POSTGRES_INSERT)
+            for r in sqlx::query(POSTGRES_INSERT)
                 .bind(json)
                 .fetch_all(&mut *tx)
-                .await?;
-            written += new.len() as u64;
-            for r in &new {
-                if let Some(key) = r.try_get::<Option<String>, _>(0)? {
-                    *spend.entry(key).or_insert(0.0) += r.try_get::<f64, _>(1)?;
-                }
+                .await?
+            {
+                new.push((r.try_get(0)?, r.try_get(1)?));
             }
         }
+        let written = new.len() as u64;
+        let spend = spend_of(new);
         if !spend.is_empty() {
             // One statement, keys in order: concurrent batches on
             // PostgreSQL lock their keys' rows in the same order.
