@@ -307,3 +307,30 @@ pub async fn key_spend_follows_the_rows_written(s: &crate::Store) {
         assert_eq!(of_key.total.cost_usd, spend(key).await, "{key}");
     }
 }
+
+/// Opens `n` stores on `url` at once, as instances (or a `gateway` command
+/// beside gatewayd) starting together do; checks that every one opened and
+/// returns the schema versions recorded, in order.
+pub async fn connect_at_once(url: &str, n: usize) -> Vec<i64> {
+    let starts: Vec<_> = (0..n)
+        .map(|_| {
+            let url = url.to_owned();
+            tokio::spawn(async move { crate::Store::connect(&url).await })
+        })
+        .collect();
+    let mut stores = Vec::new();
+    for start in starts {
+        match start.await.unwrap() {
+            Ok(s) => stores.push(s),
+            Err(e) => panic!("a store did not open: {e}"),
+        }
+    }
+    let versions = sqlx::query_scalar("SELECT version FROM schema_version ORDER BY version")
+        .fetch_all(stores[0].pool())
+        .await
+        .unwrap();
+    for s in stores {
+        s.close().await;
+    }
+    versions
+}

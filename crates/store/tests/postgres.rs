@@ -138,30 +138,8 @@ async fn instances_starting_at_once_migrate_the_schema_once() {
     let Some(pg) = Postgres::start() else { return };
     // Several instances come up together on an empty database (a rollout of
     // replicas): each migration must run once, and every instance start.
-    let starts: Vec<_> = (0..6)
-        .map(|_| {
-            let url = pg.url.clone();
-            tokio::spawn(async move { Store::connect(&url).await })
-        })
-        .collect();
-    let mut stores = Vec::new();
-    for start in starts {
-        stores.push(start.await.unwrap());
-    }
-    for s in &stores {
-        assert!(s.is_ok(), "{:?}", s.as_ref().err().map(ToString::to_string));
-    }
-    let pool = sqlx::AnyPool::connect(&pg.url).await.unwrap();
-    let versions: Vec<i64> =
-        sqlx::query_scalar("SELECT version FROM schema_version ORDER BY version")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
+    let versions = tokgateway_store::testing::connect_at_once(&pg.url, 6).await;
     let want: Vec<i64> = (1..=versions.len() as i64).collect();
     assert_eq!(versions, want, "each version recorded once");
     assert!(versions.len() >= 6);
-    pool.close().await;
-    for s in stores.into_iter().flatten() {
-        s.close().await;
-    }
 }

@@ -532,24 +532,7 @@ async fn processes_starting_at_once_migrate_the_schema_once() {
     // file together: each migration runs once and every one opens it.
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("g.db").display());
-    let starts: Vec<_> = (0..4)
-        .map(|_| {
-            let url = url.clone();
-            tokio::spawn(async move { Store::connect(&url).await })
-        })
-        .collect();
-    for start in starts {
-        let s = start.await.unwrap();
-        assert!(s.is_ok(), "{:?}", s.err().map(|e| e.to_string()));
-    }
-    let c = rusqlite::Connection::open(dir.path().join("g.db")).unwrap();
-    let versions: Vec<i64> = c
-        .prepare("SELECT version FROM schema_version ORDER BY version")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let versions = tokgateway_store::testing::connect_at_once(&url, 4).await;
     let want: Vec<i64> = (1..=versions.len() as i64).collect();
     assert_eq!(versions, want, "each version recorded once");
 }
