@@ -35,6 +35,7 @@ count() {
   # start-up rather than being counted against the first run only.
   if [ -n "${TEMPLATE:-}" ]; then
     cp -r "$TEMPLATE" "$d/data"
+    # Exported, not passed through env(1): valgrind would count env, not gatewayd.
     export TOKGATEWAY_DATA_DIR="$d/data"
   fi
   valgrind --tool=callgrind --callgrind-out-file="$d/cg.out" "$@" >"$d/log" 2>&1 &
@@ -51,9 +52,10 @@ row() {
   a=$(count "$N" "$body" "$@"); b=$(count $((N * 2)) "$body" "$@")
   echo "| $name | $(( (b - a) / N )) |"
 }
-# Sets GW to a gatewayd command line (fresh config and data directory) with
-# extra arguments (a function, not a command substitution: that would run the
-# cleanup trap).
+# Sets GW to a gatewayd command line (fresh config) with extra arguments, and
+# TEMPLATE (exported as the data directory, so `gateway` commands of the row
+# work on it) to a migrated store each run of the row copies (a function,
+# not a command substitution: that would run the cleanup trap).
 #
 # The ledger's batches are flushed by size only (ledger.flush_interval=1h):
 # under valgrind gatewayd serves ~50× fewer requests a second, so a 100 ms
@@ -62,9 +64,8 @@ row() {
 gatewayd_cmd() {
   local d; d=$(mktemp -d -p "$WORK"); mkdir -p "$d/cfg"
   printf '[provider.mock]\ntype = openai\nbase_url = http://%s/v1\nmodels = gpt-bench\n' "$MOCK" >"$d/cfg/setting.ini"
-  # Exported, not passed through env(1): valgrind would count env, not gatewayd.
-  export TOKGATEWAY_DATA_DIR="$d/template"
   TEMPLATE=$d/template
+  export TOKGATEWAY_DATA_DIR="$TEMPLATE"
   "$BIN/gateway" --config "$d/cfg" users list >/dev/null
   GW=("$BIN/gatewayd" --config "$d/cfg" --listen 127.0.0.1:0 --set limits.worker_threads=1 --set ledger.flush_interval=1h "$@")
 }
@@ -80,8 +81,8 @@ gatewayd_cmd "${QUIET[@]}"; row "gatewayd → mock, ledger, no request lines" "$
 # valgrind sha2 takes its portable path (valgrind hides the CPU's SHA
 # extensions), so this row counts ~3.5k instructions a real CPU does not run.
 gatewayd_cmd --set auth.enabled=true "${QUIET[@]}"
-TOKGATEWAY_DATA_DIR=$TEMPLATE "$BIN/gateway" --config "${GW[2]}" users create bench >/dev/null
-BEARER=$(TOKGATEWAY_DATA_DIR=$TEMPLATE "$BIN/gateway" --config "${GW[2]}" keys create --user bench --quiet)
+"$BIN/gateway" --config "${GW[2]}" users create bench >/dev/null
+BEARER=$("$BIN/gateway" --config "${GW[2]}" keys create --user bench --quiet)
 row "gatewayd → mock, auth + ledger, no request lines" "$BODY" "${GW[@]}"
 BEARER=
 gatewayd_cmd; row "gatewayd → mock, stream (defaults)" "$SBODY" "${GW[@]}"
