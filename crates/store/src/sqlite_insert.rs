@@ -151,7 +151,9 @@ impl Insert {
                     }
                     Param::Int(n) => ffi::sqlite3_bind_int64(stmt, col, n),
                     Param::Real(x) => ffi::sqlite3_bind_double(stmt, col, x),
-                    Param::Null => ffi::sqlite3_bind_null(stmt, col),
+                    // Every parameter is NULL already: a statement starts
+                    // with none bound, and `execute` clears them after each run.
+                    Param::Null => continue,
                 }
             };
             if rc != ffi::SQLITE_OK {
@@ -230,6 +232,32 @@ mod tests {
             ]
         );
         drop(ins);
+    }
+
+    #[test]
+    fn a_null_is_null_whatever_the_last_run_bound_there() {
+        let c = conn();
+        let mut ins = Insert::prepare(&c, "INSERT INTO t VALUES (?1, ?2, ?3, ?4)").unwrap();
+        let run = |ins: &mut Insert, key: &str, d: Param<'_>| {
+            ins.execute(&[Param::Text(key), Param::Int(1), Param::Null, d])
+                .unwrap()
+        };
+        assert_eq!(run(&mut ins, "a", Param::Text("set")), 1);
+        assert_eq!(run(&mut ins, "b", Param::Null), 1);
+        let got: Vec<(String, Option<f64>, Option<String>)> = c
+            .prepare("SELECT a, c, d FROM t ORDER BY a")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a".to_owned(), None, Some("set".to_owned())),
+                ("b".to_owned(), None, None)
+            ]
+        );
     }
 
     #[test]
