@@ -261,7 +261,7 @@ fn to_row(r: UsageRecord) -> tokgateway_store::UsageRow {
         request_id: (*r.request_id).to_owned(),
         user: r.user,
         key_id: r.key_id,
-        endpoint: r.endpoint.to_owned(),
+        endpoint: r.endpoint.into(),
         requested_model: r.requested_model,
         upstream_model: r.upstream_model,
         provider: r.provider,
@@ -271,7 +271,7 @@ fn to_row(r: UsageRecord) -> tokgateway_store::UsageRow {
         latency_ms: r.latency_ms,
         ttfb_ms: r.ttfb_ms,
         status: r.status,
-        error_type: r.error_type.map(str::to_owned),
+        error_type: r.error_type.map(Into::into),
         streamed: r.streamed,
     }
 }

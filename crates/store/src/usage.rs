@@ -20,7 +20,8 @@ pub struct UsageRow {
     pub request_id: String,
     pub user: Option<String>,
     pub key_id: Option<String>,
-    pub endpoint: String,
+    /// The route's path: most writers' are static, and are not copied.
+    pub endpoint: std::borrow::Cow<'static, str>,
     pub requested_model: String,
     pub upstream_model: String,
     pub provider: String,
@@ -30,7 +31,7 @@ pub struct UsageRow {
     pub latency_ms: u64,
     pub ttfb_ms: Option<u64>,
     pub status: u16,
-    pub error_type: Option<String>,
+    pub error_type: Option<std::borrow::Cow<'static, str>>,
     pub streamed: bool,
 }
 
