@@ -310,7 +310,8 @@ pub async fn key_spend_follows_the_rows_written(s: &crate::Store) {
 
 /// Opens `n` stores on `url` at once, as instances (or a `gateway` command
 /// beside gatewayd) starting together do; checks that every one opened and
-/// returns the schema versions recorded, in order.
+/// that each schema version is recorded once (1, 2, … with none missing or
+/// twice), and returns them in order.
 pub async fn connect_at_once(url: &str, n: usize) -> Vec<i64> {
     let starts: Vec<_> = (0..n)
         .map(|_| {
@@ -332,5 +333,7 @@ pub async fn connect_at_once(url: &str, n: usize) -> Vec<i64> {
     for s in stores {
         s.close().await;
     }
+    let want: Vec<i64> = (1..=versions.len() as i64).collect();
+    assert_eq!(versions, want, "each version recorded once");
     versions
 }
