@@ -131,7 +131,7 @@ done
 # all rows alike instead of on whichever ran at that moment.
 ROUNDS=${BENCH_ROUNDS:-4}
 SLICE=$(( (DUR + ROUNDS - 1) / ROUNDS ))
-declare -a TICKS REQS SECS P50 P99 ERRS
+declare -a TICKS REQS SECS P50 P99 ERRS ROUND_US
 slice() {
   local i=$1 name pid addr body conns headers ref
   IFS=$US read -r name pid addr body conns headers ref <<<"${ROWS[$i]}"
@@ -142,8 +142,10 @@ slice() {
   local before; before=$(cpu_ticks "$pid")
   local out; out=$(BENCH_BODY=$body wrk -t1 -c"$conns" -d"${SLICE}s" --latency -s bench/post.lua "http://$addr" 2>&1 || true)
   local after; after=$(cpu_ticks "$pid")
+  local n; n=$(echo "$out" | awk '/requests in/ {print $1; f=1} END {if (!f) print 0}')
   TICKS[$i]=$(( ${TICKS[$i]:-0} + after - before ))
-  REQS[$i]=$(( ${REQS[$i]:-0} + $(echo "$out" | awk '/requests in/ {print $1; f=1} END {if (!f) print 0}') ))
+  REQS[$i]=$(( ${REQS[$i]:-0} + n ))
+  ROUND_US[$i]="${ROUND_US[$i]:+${ROUND_US[$i]} }$(awk -v t=$((after - before)) -v r="$n" -v hz="$TICK" 'BEGIN { if (r > 0) printf "%.1f", t * 1000000 / hz / r; else print "n/a" }')"
   SECS[$i]=$(awk -v a="${SECS[$i]:-0}" -v b="$(echo "$out" | awk '/requests in/ {sub(/s,$/, "", $4); print $4}')" 'BEGIN {print a + b}')
   P50[$i]="${P50[$i]:+${P50[$i]} / }$(echo "$out" | awk '$1=="50%" {print $2}')"
   P99[$i]="${P99[$i]:+${P99[$i]} / }$(echo "$out" | awk '$1=="99%" {print $2}')"
@@ -162,18 +164,27 @@ result_row() {
   if [ -n "$ref" ]; then
     local r=${ref:1} ref_us
     ref_us=$(us_per_req "$r")
+    # Also the median over rounds of the ratio within each round: the row
+    # and its reference a few seconds apart, so a burst of load from the
+    # machine's other tenants moves one round's ratio, not the median.
+    local median
+    median=$(awk -v a="${ROUND_US[$1]}" -v b="${ROUND_US[$r]}" 'BEGIN {
+      n = split(a, x, " "); split(b, y, " "); k = 0
+      for (i = 1; i <= n; i++) if (x[i] ~ /^[0-9.]+$/ && y[i] ~ /^[0-9.]+$/ && y[i] > 0) q[++k] = x[i] / y[i]
+      for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (q[j] < q[i]) { t = q[i]; q[i] = q[j]; q[j] = t }
+      if (k == 0) print 0; else if (k % 2) print q[(k + 1) / 2]; else print (q[k / 2] + q[k / 2 + 1]) / 2 }')
     if [ "${ref:0:1}" = "x" ]; then
-      vs=$(awk -v a="$us" -v b="$ref_us" -v r="$r" 'BEGIN { printf "%.2f× row %d", a / b, r + 1 }')
+      vs=$(awk -v a="$us" -v b="$ref_us" -v r="$r" -v m="$median" 'BEGIN { printf "%.2f× row %d (rounds'"'"' median %.2f×)", a / b, r + 1, m }')
     else
-      vs=$(awk -v a="$us" -v b="$ref_us" -v r="$r" 'BEGIN { printf "%+.0f%% over row %d", (a / b - 1) * 100, r + 1 }')
+      vs=$(awk -v a="$us" -v b="$ref_us" -v r="$r" -v m="$median" 'BEGIN { printf "%+.0f%% over row %d (rounds'"'"' median %+.0f%%)", (a / b - 1) * 100, r + 1, (m - 1) * 100 }')
     fi
   fi
   rps=$(awk -v r="${REQS[$1]}" -v s="${SECS[$1]}" 'BEGIN { if (s > 0) printf "%.0f", r / s; else print "n/a" }')
-  echo "| $(($1 + 1)) | $name | $conns | $rps | ${P50[$1]} | ${P99[$1]} | $us | ${vs:-—} | $(( $(hwm_kib "$pid") / 1024 )) | ${ERRS[$1]:-none} |"
+  echo "| $(($1 + 1)) | $name | $conns | $rps | ${P50[$1]} | ${P99[$1]} | $us (${ROUND_US[$1]// / / }) | ${vs:-—} | $(( $(hwm_kib "$pid") / 1024 )) | ${ERRS[$1]:-none} |"
 }
 RESULTS=()
 for i in "${!ROWS[@]}"; do RESULTS+=("$(result_row "$i")"); done
-HEADER="| row | target | conns | req/s | p50 (each round) | p99 (each round) | CPU µs/req | vs | peak RSS MiB | errors |"
+HEADER="| row | target | conns | req/s | p50 (each round) | p99 (each round) | CPU µs/req (each round) | vs | peak RSS MiB | errors |"
 RULE="|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "$HEADER" "$RULE" "${RESULTS[@]}"
 if [ -n "${BENCH_ONLY_LEDGER:-}" ]; then
@@ -230,9 +241,34 @@ fi
 # the bare forwarder (what any proxy hop adds on this machine) and through
 # gatewayd; back to back (closed loop: at saturation, latency follows CPU per
 # request), and paced at 100 requests/s per client (3,200/s: below saturation).
+# Each measured in TTFB_ROUNDS runs, the targets taking turns like the rows
+# above; p99 is given for every run and as their median.
 ttfb() { "$BIN/streams" --url "http://$1/v1/chat/completions" --conns 32 --requests "$2" --body "$SBODY" --threads 1 --rate "$3"; }
-TTFB_DIRECT=$(ttfb "$MOCK" 300 0); TTFB_FWD=$(ttfb "$FWD" 300 0); TTFB_GW=$(ttfb "$GW" 300 0)
-TTFB_DIRECT_PACED=$(ttfb "$MOCK" 300 100); TTFB_FWD_PACED=$(ttfb "$FWD" 300 100); TTFB_GW_PACED=$(ttfb "$GW" 300 100)
+TTFB_ROUNDS=${BENCH_TTFB_ROUNDS:-3}
+median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+field() { grep -oE "$1=[0-9.]+" | cut -d= -f2; }
+# ttfb_rounds RATE ADDR...: sets TTFB[k] to a summary for the k-th address.
+ttfb_rounds() {
+  local rate=$1; shift
+  local -a p99 p50 errs reqs; local r k out
+  for r in $(seq 1 "$TTFB_ROUNDS"); do
+    k=0
+    for addr in "$@"; do
+      out=$(ttfb "$addr" 300 "$rate")
+      p99[k]="${p99[k]:+${p99[k]} }$(echo "$out" | field ttfb_p99_ms)"
+      p50[k]="${p50[k]:+${p50[k]} }$(echo "$out" | field ttfb_p50_ms)"
+      errs[k]=$(( ${errs[k]:-0} + $(echo "$out" | field errors) ))
+      reqs[k]=$(( ${reqs[k]:-0} + $(echo "$out" | field requests) ))
+      k=$((k + 1))
+    done
+  done
+  TTFB=()
+  for k in "${!p99[@]}"; do
+    TTFB[k]="p99 ${p99[k]// / / } ms (median $(echo "${p99[k]}" | median)), p50 median $(echo "${p50[k]}" | median) ms, ${reqs[k]} requests, ${errs[k]} errors"
+  done
+}
+ttfb_rounds 0 "$MOCK" "$FWD" "$GW"; TTFB_DIRECT=${TTFB[0]}; TTFB_FWD=${TTFB[1]}; TTFB_GW=${TTFB[2]}
+ttfb_rounds 100 "$MOCK" "$FWD" "$GW"; TTFB_DIRECT_PACED=${TTFB[0]}; TTFB_FWD_PACED=${TTFB[1]}; TTFB_GW_PACED=${TTFB[2]}
 # The same, paced, with gatewayd as users run it: its default worker count
 # (one per core), and a forwarder with as many threads.
 CORES=$(nproc)
@@ -242,7 +278,7 @@ CORES_DIR=$(mktemp -d -p "$CFG"); cp "$CFG/setting.ini" "$CORES_DIR/setting.ini"
 read -r GWN_PID GWN <<<"$(TOKGATEWAY_DATA_DIR="$CORES_DIR/data" start gatewayd-cores "$BIN/gatewayd" --config "$CORES_DIR" --listen 127.0.0.1:0 --set "log.level=${BENCH_LOG_LEVEL:-info}")"
 PIDS+=("$GWN_PID")
 ttfb "$GWN" 100 0 >/dev/null  # warm-up
-TTFB_FWDN_PACED=$(ttfb "$FWDN" 300 100); TTFB_GWN_PACED=$(ttfb "$GWN" 300 100)
+ttfb_rounds 100 "$FWDN" "$GWN"; TTFB_FWDN_PACED=${TTFB[0]}; TTFB_GWN_PACED=${TTFB[1]}
 kill "$FWDN_PID" "$GWN_PID" 2>/dev/null || true
 
 # Many slow streams held at once: a loopback provider pausing between chunks.
@@ -267,9 +303,9 @@ SLOW_PEAK=$(( $(hwm_kib "$SLOW_PID") / 1024 ))
   echo
   echo "gatewayd idle RSS: $((IDLE_RSS / 1024)) MiB. Ledger on (async, SQLite) in every gatewayd row; auth off unless the row says so."
   echo
-  echo "Streaming TTFB, 32 clients x 300 requests back to back: straight from the mock: $TTFB_DIRECT; through the forwarder: $TTFB_FWD; through gatewayd: $TTFB_GW"
+  echo "Streaming TTFB, 32 clients x 300 requests back to back, $TTFB_ROUNDS runs each: straight from the mock: $TTFB_DIRECT; through the forwarder: $TTFB_FWD; through gatewayd: $TTFB_GW"
   echo
-  echo "Streaming TTFB, 32 clients x 300 requests at 100/s each: straight from the mock: $TTFB_DIRECT_PACED; through the forwarder: $TTFB_FWD_PACED; through gatewayd: $TTFB_GW_PACED"
+  echo "Streaming TTFB, 32 clients x 300 requests at 100/s each, $TTFB_ROUNDS runs each: straight from the mock: $TTFB_DIRECT_PACED; through the forwarder: $TTFB_FWD_PACED; through gatewayd: $TTFB_GW_PACED"
   echo
   echo "The same at 100/s each, gatewayd on its default worker count ($CORES, one per core) and the forwarder with $CORES threads: through the forwarder: $TTFB_FWDN_PACED; through gatewayd: $TTFB_GWN_PACED"
   echo
