@@ -132,6 +132,10 @@ done
 ROUNDS=${BENCH_ROUNDS:-4}
 SLICE=$(( (DUR + ROUNDS - 1) / ROUNDS ))
 declare -a TICKS REQS SECS P50 P99 ERRS ROUND_US
+# us_of TICKS REQUESTS: CPU microseconds per request.
+us_of() { awk -v t="$1" -v r="$2" -v hz="$TICK" 'BEGIN { if (r > 0) printf "%.1f", t * 1000000 / hz / r; else print "n/a" }'; }
+# The median of the numbers on standard input (separated by spaces or lines).
+median() { tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 slice() {
   local i=$1 name pid addr body conns headers ref
   IFS=$US read -r name pid addr body conns headers ref <<<"${ROWS[$i]}"
@@ -145,7 +149,7 @@ slice() {
   local n; n=$(echo "$out" | awk '/requests in/ {print $1; f=1} END {if (!f) print 0}')
   TICKS[$i]=$(( ${TICKS[$i]:-0} + after - before ))
   REQS[$i]=$(( ${REQS[$i]:-0} + n ))
-  ROUND_US[$i]="${ROUND_US[$i]:+${ROUND_US[$i]} }$(awk -v t=$((after - before)) -v r="$n" -v hz="$TICK" 'BEGIN { if (r > 0) printf "%.1f", t * 1000000 / hz / r; else print "n/a" }')"
+  ROUND_US[$i]="${ROUND_US[$i]:+${ROUND_US[$i]} }$(us_of $((after - before)) "$n")"
   SECS[$i]=$(awk -v a="${SECS[$i]:-0}" -v b="$(echo "$out" | awk '/requests in/ {sub(/s,$/, "", $4); print $4}')" 'BEGIN {print a + b}')
   P50[$i]="${P50[$i]:+${P50[$i]} / }$(echo "$out" | awk '$1=="50%" {print $2}')"
   P99[$i]="${P99[$i]:+${P99[$i]} / }$(echo "$out" | awk '$1=="99%" {print $2}')"
@@ -155,7 +159,7 @@ for round in $(seq 1 "$ROUNDS"); do
   echo "round $round of $ROUNDS (${#ROWS[@]} rows, ${SLICE}s each)"
   for i in "${!ROWS[@]}"; do slice "$i"; done
 done
-us_per_req() { awk -v t="${TICKS[$1]}" -v r="${REQS[$1]}" -v hz="$TICK" 'BEGIN { if (r > 0) printf "%.1f", t * 1000000 / hz / r; else print "n/a" }'; }
+us_per_req() { us_of "${TICKS[$1]}" "${REQS[$1]}"; }
 # result_row I: row I's line of the table.
 result_row() {
   local name pid addr body conns headers ref us vs="" rps
@@ -167,16 +171,14 @@ result_row() {
     # Also the median over rounds of the ratio within each round: the row
     # and its reference a few seconds apart, so a burst of load from the
     # machine's other tenants moves one round's ratio, not the median.
-    local median
-    median=$(awk -v a="${ROUND_US[$1]}" -v b="${ROUND_US[$r]}" 'BEGIN {
-      n = split(a, x, " "); split(b, y, " "); k = 0
-      for (i = 1; i <= n; i++) if (x[i] ~ /^[0-9.]+$/ && y[i] ~ /^[0-9.]+$/ && y[i] > 0) q[++k] = x[i] / y[i]
-      for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (q[j] < q[i]) { t = q[i]; q[i] = q[j]; q[j] = t }
-      if (k == 0) print 0; else if (k % 2) print q[(k + 1) / 2]; else print (q[k / 2] + q[k / 2 + 1]) / 2 }')
+    local mid
+    mid=$(awk -v a="${ROUND_US[$1]}" -v b="${ROUND_US[$r]}" 'BEGIN {
+      n = split(a, x, " "); split(b, y, " ")
+      for (i = 1; i <= n; i++) if (x[i] ~ /^[0-9.]+$/ && y[i] ~ /^[0-9.]+$/ && y[i] > 0) print x[i] / y[i] }' | median)
     if [ "${ref:0:1}" = "x" ]; then
-      vs=$(awk -v a="$us" -v b="$ref_us" -v r="$r" -v m="$median" 'BEGIN { printf "%.2f× row %d (rounds'"'"' median %.2f×)", a / b, r + 1, m }')
+      vs=$(awk -v a="$us" -v b="$ref_us" -v r="$r" -v m="$mid" 'BEGIN { printf "%.2f× row %d (rounds'"'"' median %.2f×)", a / b, r + 1, m }')
     else
-      vs=$(awk -v a="$us" -v b="$ref_us" -v r="$r" -v m="$median" 'BEGIN { printf "%+.0f%% over row %d (rounds'"'"' median %+.0f%%)", (a / b - 1) * 100, r + 1, (m - 1) * 100 }')
+      vs=$(awk -v a="$us" -v b="$ref_us" -v r="$r" -v m="$mid" 'BEGIN { printf "%+.0f%% over row %d (rounds'"'"' median %+.0f%%)", (a / b - 1) * 100, r + 1, (m - 1) * 100 }')
     fi
   fi
   rps=$(awk -v r="${REQS[$1]}" -v s="${SECS[$1]}" 'BEGIN { if (s > 0) printf "%.0f", r / s; else print "n/a" }')
@@ -245,7 +247,6 @@ fi
 # above; p99 is given for every run and as their median.
 ttfb() { "$BIN/streams" --url "http://$1/v1/chat/completions" --conns 32 --requests "$2" --body "$SBODY" --threads 1 --rate "$3"; }
 TTFB_ROUNDS=${BENCH_TTFB_ROUNDS:-3}
-median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 field() { grep -oE "$1=[0-9.]+" | cut -d= -f2; }
 # ttfb_rounds RATE ADDR...: sets TTFB[k] to a summary for the k-th address.
 ttfb_rounds() {
